@@ -1,0 +1,118 @@
+"""Exceptions raised by the hook and operator: one class per failure a caller handles differently.
+
+Every message names the endpoint, HTTP status, ``x-request-id`` (what OpenAI support asks for), OpenAI's
+error message, how many attempts were made and a hint. No message ever holds the API key, a token or a
+whole response body.
+"""
+
+from __future__ import annotations
+
+
+class RealtimeError(Exception):
+    """Base class: creating a Realtime session failed.
+
+    :param summary: what happened, in one line.
+    :param endpoint: method and URL that were called, e.g. ``POST https://…/realtime/client_secrets``.
+    :param status: HTTP status of the last answer, or None when there was none.
+    :param request_id: the ``x-request-id`` header of the last answer.
+    :param attempts: how many requests were sent.
+    """
+
+    hint = "See the provider's README, section Errors."
+
+    def __init__(
+        self,
+        summary: str,
+        *,
+        endpoint: str,
+        status: int | None = None,
+        request_id: str | None = None,
+        attempts: int = 1,
+        error_type: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
+        api_message: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.summary = summary
+        self.endpoint = endpoint
+        self.status = status
+        self.request_id = request_id
+        self.attempts = attempts
+        self.error_type = error_type
+        self.code = code
+        self.param = param
+        self.api_message = api_message
+        if hint is not None:
+            self.hint = hint
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        parts = [f"{self.summary} ({self.endpoint}"]
+        parts.append(f"status {self.status}" if self.status is not None else "no HTTP status")
+        parts.append(f"request id {self.request_id or 'unknown'}")
+        parts.append(f"{self.attempts} attempt{'s' if self.attempts != 1 else ''})")
+        text = ", ".join(parts)
+        details = [
+            f"{label}={value}"
+            for label, value in (("type", self.error_type), ("code", self.code), ("param", self.param))
+            if value
+        ]
+        if self.api_message:
+            text += f": OpenAI says: {self.api_message}"
+        if details:
+            text += f" [{', '.join(details)}]"
+        return f"{text}. Hint: {self.hint}"
+
+
+class RealtimeAuthenticationError(RealtimeError):
+    """401 or 403: the API key is wrong, revoked, or lacks access to the project or model."""
+
+    hint = (
+        "Check the connection's API key (password), and its organization and project extras; "
+        "for Azure OpenAI set extra api_type='azure'."
+    )
+
+
+class RealtimeInvalidRequestError(RealtimeError):
+    """A 4xx other than 401/403/408/409/429: the request itself is wrong; retrying will not help."""
+
+    hint = "Fix the field OpenAI names in 'param' (a session setting or the lifetime) and run again."
+
+
+class RealtimeRateLimitError(RealtimeError):
+    """429 after every retry: the account's rate limit or quota is exhausted."""
+
+    hint = (
+        "Wait and retry (Airflow task retries with a retry_delay), mint fewer tokens at once, "
+        "or raise the account's limits; a 'insufficient_quota' code means billing."
+    )
+
+
+class RealtimeServerError(RealtimeError):
+    """5xx, 408 or 409 after every retry: OpenAI or a proxy in between is failing."""
+
+    hint = (
+        "A transient server-side failure: let Airflow retry the task later, and check OpenAI's status page."
+    )
+
+
+class RealtimeTimeoutError(RealtimeError):
+    """No answer within the read timeout (or no connection within the connect timeout), after every retry."""
+
+    hint = "Raise the connection's timeout / connect_timeout extras, or check the network path to the API."
+
+
+class RealtimeConnectionError(RealtimeError):
+    """The TCP/TLS connection failed or was dropped, after every retry."""
+
+    hint = "Check the connection's base URL (host), DNS, proxies and TLS settings of the worker."
+
+
+class RealtimeMalformedResponseError(RealtimeError):
+    """A 2xx answer that cannot be used: not JSON, truncated, or without a client secret."""
+
+    hint = (
+        "The server (or a proxy in front of it) answered something that is not a Realtime session; "
+        "check the base URL, then retry. A token may have been minted; it expires on its own."
+    )
