@@ -514,6 +514,11 @@ def _format_to_beta(value: Any) -> str | None:
     return None
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """The value if it is a JSON object, else an empty one (responses are parsed leniently)."""
+    return value if isinstance(value, dict) else {}
+
+
 def shape_result(endpoint: str, body: Any, *, include_client_secret: bool = True) -> dict[str, Any]:
     """Turn a 2xx body from either endpoint into the structured result (same keys for both).
 
@@ -521,10 +526,10 @@ def shape_result(endpoint: str, body: Any, *, include_client_secret: bool = True
     that the body holds a client secret.
     """
     token, secret_expires_at = extract_client_secret(endpoint, body)
+    body = _object(body)
     if endpoint == CLIENT_SECRETS:
-        session = body.get("session") if isinstance(body.get("session"), dict) else {}
-        audio = session.get("audio") if isinstance(session.get("audio"), dict) else {}
-        audio_input = audio.get("input") if isinstance(audio.get("input"), dict) else {}
+        session = _object(body.get("session"))
+        audio_input = _object(_object(session.get("audio")).get("input"))
         fields = {
             "modalities": session.get("modalities"),
             "input_audio_format": _format_to_beta(audio_input.get("format")),

@@ -79,8 +79,8 @@ def server_requested_wait(headers: Mapping[str, str], now: float | None = None) 
 
 def backoff_wait(retry_number: int, policy: RetryPolicy, rng: random.Random | None = None) -> float:
     """Exponential wait before retry ``retry_number`` (1-based), capped, minus up to 25 % jitter."""
-    base = min(policy.backoff_initial * 2 ** (retry_number - 1), policy.backoff_max)
-    draw = (rng or random).random()
+    base: float = min(policy.backoff_initial * 2 ** (retry_number - 1), policy.backoff_max)
+    draw: float = (rng or random).random()
     return base * (1.0 - JITTER_FRACTION * draw)
 
 

@@ -189,6 +189,7 @@ class OpenAIRealtimeHook(BaseHook):
         if not isinstance(extras, dict):
             raise ValueError(f"connection {self.conn_id!r}: extra must be a JSON object")
         checked: dict[str, Any] = {}
+        value: Any
         for key, value in extras.items():
             if value is None or value == "":
                 continue  # the connection form stores empty fields
@@ -272,7 +273,7 @@ class OpenAIRealtimeHook(BaseHook):
             mask_token(token)
         elif require_client_secret:
             raise _malformed(response)
-        self.log.info(
+        self.log.debug(
             "%s answered %s (request id %s, %d attempt(s)); client secret masked",
             response.endpoint,
             response.status,

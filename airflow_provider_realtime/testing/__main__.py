@@ -1,0 +1,35 @@
+"""Run the emulator: ``python -m airflow_provider_realtime.testing --port 8080`` (or ``realtime-emulator``).
+
+The first line printed is the base URL, so scripts can read it and point a connection at it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+from airflow_provider_realtime.testing.emulator import DEFAULT_API_KEY, RealtimeEmulator
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Offline emulator of the OpenAI Realtime REST API.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (keep it on loopback)")
+    parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one")
+    parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the only API key the emulator accepts")
+    args = parser.parse_args(argv)
+
+    emulator = RealtimeEmulator(args.api_key, host=args.host, port=args.port).start()
+    print(emulator.base_url, flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        signal.pause()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,517 @@
+"""An offline stand-in for the OpenAI Realtime REST API, on loopback, with fault injection.
+
+It answers ``POST /v1/realtime/client_secrets``, ``POST /v1/realtime/transcription_sessions`` and
+``GET /v1/models`` the way the reference describes (``ek_…`` tokens, secret and session expiries that
+honour the requested lifetime, session ids, echoed audio settings, ``x-request-id``), and rejects what
+OpenAI rejects with OpenAI-format errors. It is deliberately written without the provider's own
+request-building code, so it can catch the provider's mistakes.
+
+Speed matters because it sits under benchmarks: each response is written with a single ``send`` on a
+socket with ``TCP_NODELAY`` (headers and body in two sends would meet the client's delayed ACK and add
+~40 ms per keep-alive request through Nagle's algorithm).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+DEFAULT_API_KEY = "sk-emulator-key-0123456789"
+DEFAULT_LIFETIME = 600
+SESSION_GRACE = 3600  # a session opened just before its secret expires may still run an hour
+KNOWN_MODELS = (
+    "gpt-4o-transcribe",
+    "gpt-4o-mini-transcribe",
+    "gpt-4o-transcribe-diarize",
+    "gpt-realtime-whisper",
+    "whisper-1",
+)
+_BETA_FORMATS = {"pcm16": "audio/pcm", "g711_ulaw": "audio/pcmu", "g711_alaw": "audio/pcma"}
+_FORMAT_TYPES = {"audio/pcm", "audio/pcmu", "audio/pcma"}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One scripted misbehaviour, used for the next request instead of the normal answer.
+
+    :param action: ``respond`` (answer ``status`` with ``headers`` and ``body``), ``drop`` (close the
+        connection without answering), ``truncate`` (a 200 whose body breaks off), ``null_secret``
+        (a normal 200 whose client secret is null) or ``slow`` (wait ``delay`` seconds, then answer
+        normally).
+    :param body: a dict is sent as JSON, a str as ``text/html``; None sends OpenAI's error JSON.
+    """
+
+    action: str = "respond"
+    status: int = 500
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    delay: float = 0.0
+
+    @classmethod
+    def error(
+        cls,
+        status: int,
+        *,
+        retry_after: str | None = None,
+        retry_after_ms: int | None = None,
+        should_retry: bool | None = None,
+        body: Any = None,
+    ) -> Fault:
+        """An error status, optionally with ``Retry-After``, ``retry-after-ms`` and ``x-should-retry``."""
+        headers: dict[str, str] = {}
+        if retry_after is not None:
+            headers["Retry-After"] = retry_after
+        if retry_after_ms is not None:
+            headers["retry-after-ms"] = str(retry_after_ms)
+        if should_retry is not None:
+            headers["x-should-retry"] = "true" if should_retry else "false"
+        return cls(status=status, headers=headers, body=body)
+
+    @classmethod
+    def drop(cls) -> Fault:
+        """Close the connection without answering."""
+        return cls(action="drop")
+
+    @classmethod
+    def truncate(cls) -> Fault:
+        """Answer 200 with a Content-Length longer than the body, then close."""
+        return cls(action="truncate", status=200)
+
+    @classmethod
+    def non_json(cls, status: int = 200) -> Fault:
+        """Answer ``status`` with an HTML page, as a proxy would."""
+        return cls(status=status, body="<html><body>Bad gateway</body></html>")
+
+    @classmethod
+    def null_secret(cls) -> Fault:
+        """Answer a normal 200 whose client secret is null (as OpenAI's own examples show)."""
+        return cls(action="null_secret", status=200)
+
+    @classmethod
+    def slow(cls, seconds: float) -> Fault:
+        """Wait ``seconds`` before a normal answer (to trip read timeouts)."""
+        return cls(action="slow", delay=seconds)
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """A request as it arrived: what went over the wire."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+class _Rejection(Exception):
+    def __init__(self, status: int, message: str, param: str | None, code: str | None, kind: str) -> None:
+        super().__init__(message)
+        self.status, self.message, self.param, self.code, self.kind = status, message, param, code, kind
+
+
+def _invalid(message: str, param: str | None, code: str | None = "invalid_value") -> _Rejection:
+    return _Rejection(400, message, param, code, "invalid_request_error")
+
+
+class RealtimeEmulator:
+    """Serve the emulated API on ``127.0.0.1`` in a background thread.
+
+    Use it as a context manager (``with RealtimeEmulator() as emu: emu.base_url``), through the pytest
+    fixture in :mod:`airflow_provider_realtime.testing.pytest_plugin`, or from the command line
+    (``python -m airflow_provider_realtime.testing --port 8080``).
+
+    :param api_key: the only key accepted (as ``Authorization: Bearer`` or Azure's ``api-key``).
+    :param host: address to listen on; keep it on loopback.
+    :param port: port to listen on; 0 picks a free one.
+    :param models: transcription models the emulated account may use.
+    :param keep_requests: how many recent requests :attr:`requests` keeps.
+    """
+
+    def __init__(
+        self,
+        api_key: str = DEFAULT_API_KEY,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        models: Iterable[str] = KNOWN_MODELS,
+        keep_requests: int = 100,
+    ) -> None:
+        self.api_key = api_key
+        self.models = tuple(models)
+        self._address = (host, port)
+        self._lock = threading.Lock()
+        self._script: collections.deque[Fault | None] = collections.deque()
+        self.requests: collections.deque[RecordedRequest] = collections.deque(maxlen=keep_requests)
+        self.request_count = 0
+        self.connection_count = 0
+        self.fault_count = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> RealtimeEmulator:
+        """Start serving in a daemon thread; returns self."""
+        handler = type("_BoundHandler", (_Handler,), {"emulator": self})
+        server = ThreadingHTTPServer(self._address, handler)
+        server.daemon_threads = True
+        server.block_on_close = False
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="realtime-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> RealtimeEmulator:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread (for the command line)."""
+        handler = type("_BoundHandler", (_Handler,), {"emulator": self})
+        with ThreadingHTTPServer(self._address, handler) as server:
+            server.daemon_threads = True
+            self._server = server
+            server.serve_forever()
+
+    # -- addresses and Airflow wiring --------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "the emulator is not running"
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        """The base URL to put in the connection's host, e.g. ``http://127.0.0.1:41234/v1``."""
+        return f"http://{self._address[0]}:{self.port}/v1"
+
+    def connection_json(self, **extra: Any) -> str:
+        """A JSON connection for ``AIRFLOW_CONN_<ID>`` pointing at this emulator with its key."""
+        connection: dict[str, Any] = {
+            "conn_type": "openai_realtime",
+            "host": self.base_url,
+            "password": self.api_key,
+        }
+        if extra:
+            connection["extra"] = extra
+        return json.dumps(connection)
+
+    # -- fault injection and counters --------------------------------------------------------------
+
+    def script(self, *faults: Fault | None) -> None:
+        """Queue faults for the next requests, one each, in order; ``None`` means a normal answer."""
+        with self._lock:
+            self._script.extend(faults)
+
+    @property
+    def pending_faults(self) -> int:
+        with self._lock:
+            return len(self._script)
+
+    def reset(self) -> None:
+        """Forget scripted faults, recorded requests and counters."""
+        with self._lock:
+            self._script.clear()
+            self.requests.clear()
+            self.request_count = self.connection_count = self.fault_count = 0
+
+    def _next_fault(self) -> Fault | None:
+        with self._lock:
+            self.request_count += 1
+            fault = self._script.popleft() if self._script else None
+            if fault is not None:
+                self.fault_count += 1
+            return fault
+
+    def _connected(self) -> None:
+        with self._lock:
+            self.connection_count += 1
+
+    # -- the API ------------------------------------------------------------------------------------
+
+    def answer(self, method: str, path: str, headers: dict[str, str], raw_body: bytes) -> tuple[int, Any]:
+        """Compute the normal answer to a request: ``(status, JSON body)``."""
+        try:
+            return 200, self._route(method, path, headers, raw_body)
+        except _Rejection as rejection:
+            return rejection.status, error_body(
+                rejection.message, rejection.kind, rejection.param, rejection.code
+            )
+
+    def _route(self, method: str, path: str, headers: dict[str, str], raw_body: bytes) -> Any:
+        routes = {
+            ("POST", "/v1/realtime/client_secrets"): self._client_secret,
+            ("POST", "/v1/realtime/transcription_sessions"): self._transcription_session,
+            ("GET", "/v1/models"): self._models,
+        }
+        route = routes.get((method, path.split("?", 1)[0]))
+        if route is None:
+            raise _Rejection(
+                404, f"Invalid URL ({method} {path})", None, "unknown_url", "invalid_request_error"
+            )
+        self._authenticate(headers)
+        if headers.get("openai-beta", "").strip().lower() == "realtime=v1":
+            raise _invalid(
+                "The Realtime beta API shape is disabled; remove the OpenAI-Beta: realtime=v1 header.",
+                None,
+                "beta_api_shape_disabled",
+            )
+        if method == "GET":
+            return route({})
+        try:
+            body = json.loads(raw_body or b"{}")
+        except ValueError:
+            raise _invalid(
+                "We could not parse the JSON body of your request.", None, "invalid_json"
+            ) from None
+        if not isinstance(body, dict):
+            raise _invalid("The request body must be a JSON object.", None, "invalid_type")
+        return route(body)
+
+    def _authenticate(self, headers: dict[str, str]) -> None:
+        bearer = headers.get("authorization", "")
+        given = bearer[7:] if bearer.startswith("Bearer ") else headers.get("api-key", "")
+        if not secrets.compare_digest(given.encode(), self.api_key.encode()):
+            shown = f"{given[:3]}***{given[-4:]}" if len(given) > 8 else "***"
+            raise _Rejection(
+                401,
+                f"Incorrect API key provided: {shown}. You can find your API key at the dashboard.",
+                None,
+                "invalid_api_key",
+                "invalid_request_error",
+            )
+
+    def _models(self, _: dict[str, Any]) -> Any:
+        return {
+            "object": "list",
+            "data": [{"id": m, "object": "model", "owned_by": "system"} for m in self.models],
+        }
+
+    def _lifetime(self, expiry: Any, param: str) -> int:
+        if expiry is None:
+            return DEFAULT_LIFETIME
+        if not isinstance(expiry, dict):
+            raise _invalid(f"Invalid type for '{param}': expected an object.", param, "invalid_type")
+        if expiry.get("anchor", "created_at") != "created_at":
+            raise _invalid(f"Invalid value for '{param}.anchor'.", f"{param}.anchor")
+        seconds = expiry.get("seconds", DEFAULT_LIFETIME)
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or not 10 <= seconds <= 7200:
+            raise _invalid(
+                f"Invalid '{param}.seconds': must be an integer between 10 and 7200.", f"{param}.seconds"
+            )
+        return seconds
+
+    def _check_transcription(self, transcription: Any, param: str) -> None:
+        if transcription is None:
+            return
+        if not isinstance(transcription, dict):
+            raise _invalid(f"Invalid type for '{param}': expected an object.", param, "invalid_type")
+        model = transcription.get("model")
+        if model is not None and model not in self.models:
+            raise _invalid(
+                f"Invalid value for '{param}.model': the model '{model}' does not exist or you do not "
+                "have access to it.",
+                f"{param}.model",
+                "model_not_found",
+            )
+
+    def _client_secret(self, body: dict[str, Any]) -> Any:
+        for key in body:
+            if key not in ("session", "expires_after"):
+                raise _invalid(f"Unknown parameter: '{key}'.", key, "unknown_parameter")
+        lifetime = self._lifetime(body.get("expires_after"), "expires_after")
+        session = body.get("session") or {"type": "transcription"}
+        if not isinstance(session, dict) or session.get("type") != "transcription":
+            raise _invalid("This emulator creates only sessions of type 'transcription'.", "session.type")
+        if "model" in session:
+            raise _invalid("Unknown parameter: 'session.model'.", "session.model", "unknown_parameter")
+        audio_input = (session.get("audio") or {}).get("input") or {}
+        fmt = audio_input.get("format", {"type": "audio/pcm", "rate": 24000})
+        if not isinstance(fmt, dict) or fmt.get("type") not in _FORMAT_TYPES:
+            raise _invalid(
+                "Invalid value for 'session.audio.input.format.type': supported values are audio/pcm, "
+                "audio/pcmu and audio/pcma.",
+                "session.audio.input.format.type",
+            )
+        self._check_transcription(audio_input.get("transcription"), "session.audio.input.transcription")
+        now = int(time.time())
+        echoed_input = {
+            "format": fmt,
+            "transcription": audio_input.get("transcription"),
+            "noise_reduction": audio_input.get("noise_reduction"),
+            "turn_detection": audio_input.get(
+                "turn_detection",
+                {
+                    "type": "server_vad",
+                    "threshold": 0.5,
+                    "prefix_padding_ms": 300,
+                    "silence_duration_ms": 500,
+                },
+            ),
+        }
+        return {
+            "value": _token(),
+            "expires_at": now + lifetime,
+            "session": {
+                "type": "transcription",
+                "object": "realtime.transcription_session",
+                "id": _session_id(),
+                "expires_at": now + lifetime + SESSION_GRACE,
+                "include": session.get("include", []),
+                "audio": {"input": echoed_input},
+            },
+        }
+
+    def _transcription_session(self, body: dict[str, Any]) -> Any:
+        if "model" in body:
+            raise _invalid("Unknown parameter: 'model'.", "model", "unknown_parameter")
+        fmt = body.get("input_audio_format", "pcm16")
+        if fmt not in _BETA_FORMATS:
+            raise _invalid(
+                "Invalid value for 'input_audio_format': supported values are pcm16, g711_ulaw and "
+                "g711_alaw.",
+                "input_audio_format",
+            )
+        client_secret = body.get("client_secret") or {}
+        lifetime = self._lifetime(client_secret.get("expires_at"), "client_secret.expires_at")
+        self._check_transcription(body.get("input_audio_transcription"), "input_audio_transcription")
+        now = int(time.time())
+        return {
+            "id": _session_id(),
+            "object": "realtime.transcription_session",
+            "expires_at": now + lifetime + SESSION_GRACE,
+            "modalities": body.get("modalities", ["text"]),
+            "input_audio_format": fmt,
+            "input_audio_transcription": body.get("input_audio_transcription"),
+            "turn_detection": body.get(
+                "turn_detection",
+                {
+                    "type": "server_vad",
+                    "threshold": 0.5,
+                    "prefix_padding_ms": 300,
+                    "silence_duration_ms": 500,
+                },
+            ),
+            "input_audio_noise_reduction": body.get("input_audio_noise_reduction"),
+            "include": body.get("include", []),
+            "client_secret": {"value": _token(), "expires_at": now + lifetime},
+        }
+
+
+def error_body(message: str, kind: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
+    """OpenAI's error shape."""
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def _token() -> str:
+    return "ek_" + secrets.token_hex(16)
+
+
+def _session_id() -> str:
+    return "sess_" + secrets.token_hex(12)
+
+
+_request_ids = iter(range(1, 1 << 62))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive handler; every answer goes out in one write."""
+
+    emulator: RealtimeEmulator
+    protocol_version = "HTTP/1.1"
+    server_version = "realtime-emulator"
+    sys_version = ""
+    timeout = 60  # an idle keep-alive connection is closed after a minute
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.emulator._connected()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: requests carry API keys in headers."""
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw_body = self.rfile.read(length) if length else b""
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        emulator = self.emulator
+        try:
+            recorded_body: Any = json.loads(raw_body) if raw_body else None
+        except ValueError:
+            recorded_body = raw_body.decode("utf-8", "replace")
+        emulator.requests.append(RecordedRequest(self.command, self.path, headers, recorded_body))
+        fault = emulator._next_fault()
+        if fault is None or fault.action in ("slow", "null_secret"):
+            if fault is not None and fault.delay:
+                time.sleep(fault.delay)
+            status, body = emulator.answer(self.command, self.path, headers, raw_body)
+            if fault is not None and fault.action == "null_secret" and status == 200:
+                if "value" in body:
+                    body["value"] = None
+                else:
+                    body["client_secret"] = None
+            self._send(status, body, {})
+        elif fault.action == "drop":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+        elif fault.action == "truncate":
+            payload = json.dumps({"value": _token(), "expires_at": int(time.time()) + 60}).encode()
+            head = self._head(200, "application/json", len(payload) + 100, {})
+            self.wfile.write(head + payload[: len(payload) // 2])
+            self.close_connection = True
+        else:
+            if fault.delay:
+                time.sleep(fault.delay)
+            body = fault.body
+            if body is None:
+                reason = (
+                    HTTPStatus(fault.status).phrase
+                    if fault.status in HTTPStatus._value2member_map_
+                    else "Error"
+                )
+                kind = "rate_limit_exceeded" if fault.status == 429 else "server_error"
+                body = error_body(f"Emulated {fault.status} {reason}.", kind, None, kind)
+            self._send(fault.status, body, fault.headers)
+
+    do_GET = _serve
+    do_POST = _serve
+
+    def _head(self, status: int, content_type: str, length: int, extra: dict[str, str]) -> bytes:
+        reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Unknown"
+        lines = [
+            f"HTTP/1.1 {status} {reason}",
+            f"Content-Type: {content_type}",
+            f"Content-Length: {length}",
+            f"x-request-id: req_{next(_request_ids):012x}",
+            "openai-processing-ms: 1",
+        ]
+        lines.extend(f"{name}: {value}" for name, value in extra.items())
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _send(self, status: int, body: Any, extra: dict[str, str]) -> None:
+        if isinstance(body, (bytes, str)):
+            payload = body.encode() if isinstance(body, str) else body
+            content_type = "text/html; charset=utf-8"
+        else:
+            payload = json.dumps(body).encode()
+            content_type = "application/json"
+        self.wfile.write(self._head(status, content_type, len(payload), extra) + payload)
