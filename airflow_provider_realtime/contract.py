@@ -109,10 +109,10 @@ def _mapping(value: Any, path: str) -> Mapping[str, Any]:
 
 
 def _string(value: Any, path: str, *, allowed: tuple[str, ...] | None = None) -> str:
+    if allowed is not None and (not isinstance(value, str) or value not in allowed):
+        raise _fail(path, f"must be one of {', '.join(allowed)}", value)
     if not isinstance(value, str):
         raise _fail(path, "must be a string", value)
-    if allowed is not None and value not in allowed:
-        raise _fail(path, f"must be one of {', '.join(allowed)}", value)
     if allowed is None and not value.strip():
         raise _fail(path, "must not be empty")
     return value

@@ -48,3 +48,14 @@ def _tell_supervisor(token: str) -> None:
     from airflow.sdk.execution_time.comms import MaskSecret
 
     comms.send(MaskSecret(value=token, name=None))
+
+
+_KEY_OR_TOKEN = re.compile(r"\b(?:sk-|ek_)[^\s'\",]*")
+
+
+def scrub(text: str | None) -> str | None:
+    """Replace anything shaped like an API key (``sk-…``) or token (``ek_…``) in a server's message.
+
+    OpenAI's 401 message quotes the start and end of the key it was given.
+    """
+    return None if text is None else _KEY_OR_TOKEN.sub("***", text)

@@ -25,6 +25,7 @@ from airflow_provider_realtime.exceptions import (
     RealtimeServerError,
     RealtimeTimeoutError,
 )
+from airflow_provider_realtime.masking import scrub
 from airflow_provider_realtime.retry import (
     DEFAULT_BACKOFF_INITIAL,
     DEFAULT_BACKOFF_MAX,
@@ -203,7 +204,7 @@ class OpenAIRealtimeHook(BaseHook):
                     value = json.loads(value)
             if isinstance(value, bool) or not isinstance(value, expected):
                 raise ValueError(f"connection {self.conn_id!r}: extra {key!r} has the wrong type")
-            if expected is not str and value < 0:
+            if isinstance(value, (int, float)) and value < 0:
                 raise ValueError(f"connection {self.conn_id!r}: extra {key!r} must not be negative")
             checked[key] = value
         if checked.get("api_type", "openai") not in API_TYPES:
@@ -439,7 +440,7 @@ def _api_error(response: RealtimeResponse) -> RealtimeError:
         error_type=details["type"],
         code=details["code"],
         param=details["param"],
-        api_message=details["message"],
+        api_message=scrub(details["message"]),
     )
 
 

@@ -151,6 +151,7 @@ class RealtimeEmulator:
         self._lock = threading.Lock()
         self._script: collections.deque[Fault | None] = collections.deque()
         self.requests: collections.deque[RecordedRequest] = collections.deque(maxlen=keep_requests)
+        self.minted_tokens: collections.deque[str] = collections.deque(maxlen=keep_requests)
         self.request_count = 0
         self.connection_count = 0
         self.fault_count = 0
@@ -231,6 +232,7 @@ class RealtimeEmulator:
         with self._lock:
             self._script.clear()
             self.requests.clear()
+            self.minted_tokens.clear()
             self.request_count = self.connection_count = self.fault_count = 0
 
     def _next_fault(self) -> Fault | None:
@@ -240,6 +242,11 @@ class RealtimeEmulator:
             if fault is not None:
                 self.fault_count += 1
             return fault
+
+    def _mint(self) -> str:
+        token = _token()
+        self.minted_tokens.append(token)
+        return token
 
     def _connected(self) -> None:
         with self._lock:
@@ -368,7 +375,7 @@ class RealtimeEmulator:
             ),
         }
         return {
-            "value": _token(),
+            "value": self._mint(),
             "expires_at": now + lifetime,
             "session": {
                 "type": "transcription",
@@ -412,7 +419,7 @@ class RealtimeEmulator:
             ),
             "input_audio_noise_reduction": body.get("input_audio_noise_reduction"),
             "include": body.get("include", []),
-            "client_secret": {"value": _token(), "expires_at": now + lifetime},
+            "client_secret": {"value": self._mint(), "expires_at": now + lifetime},
         }
 
 

@@ -1,0 +1,119 @@
+"""Run DAGs in a real, throwaway Airflow (SQLite metadata DB) and read their XComs back.
+
+Used by this provider's tests and ``make demo``, and meant for users' own DAG tests::
+
+    sandbox = AirflowSandbox(tmp_path / "airflow", dags_folder="dags")
+    sandbox.migrate()
+    connection = {"AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT": emulator.connection_json()}
+    run = sandbox.dags_test("my_dag", env=connection)
+    assert run.returncode == 0
+    result = sandbox.xcoms("my_dag", run.run_id)[("mint", -1, "return_value")]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What an ``airflow`` command did: exit code, combined output, and the run id it printed."""
+
+    returncode: int
+    output: str
+    run_id: str | None
+
+
+class AirflowSandbox:
+    """An ``AIRFLOW_HOME`` of its own, with examples off and a chosen DAGs folder.
+
+    :param home: folder for ``airflow.cfg``, the SQLite database and logs (created if missing).
+    :param dags_folder: the folder holding the DAG files to run.
+    """
+
+    def __init__(self, home: str | os.PathLike[str], dags_folder: str | os.PathLike[str]) -> None:
+        self.home = Path(home).resolve()
+        self.dags_folder = Path(dags_folder).resolve()
+        self.home.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def database(self) -> Path:
+        return self.home / "airflow.db"
+
+    def environ(self, env: dict[str, str] | None = None) -> dict[str, str]:
+        """The process environment for an ``airflow`` command in this sandbox."""
+        environ = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_"))
+        }
+        environ.update(
+            {
+                "AIRFLOW_HOME": str(self.home),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+                "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            }
+        )
+        environ.update(env or {})
+        return environ
+
+    def airflow(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> CommandResult:
+        """Run ``airflow ARGS`` with this sandbox's environment."""
+        completed = subprocess.run(
+            [sys.executable, "-m", "airflow", *args],
+            env=self.environ(env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        output = completed.stdout + completed.stderr
+        match = re.search(r"run_id=(manual__[^\s,]+)", output)
+        return CommandResult(completed.returncode, output, match.group(1) if match else None)
+
+    def migrate(self) -> None:
+        """Create the metadata database (once; about 3 s)."""
+        if not self.database.exists():
+            result = self.airflow("db", "migrate")
+            if result.returncode != 0:
+                raise RuntimeError(f"airflow db migrate failed:\n{result.output[-3000:]}")
+
+    def dags_test(
+        self, dag_id: str, *, env: dict[str, str] | None = None, timeout: float = 300
+    ) -> CommandResult:
+        """Run a whole DAG once with ``airflow dags test``."""
+        return self.airflow("dags", "test", dag_id, env=env, timeout=timeout)
+
+    def xcoms(self, dag_id: str, run_id: str | None = None) -> dict[tuple[str, int, str], Any]:
+        """XComs of a run (the latest when ``run_id`` is None) keyed by (task_id, map_index, key)."""
+        with sqlite3.connect(self.database) as connection:
+            if run_id is None:
+                row = connection.execute(
+                    "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)
+                ).fetchone()
+                if row is None:
+                    return {}
+                run_id = row[0]
+            rows = connection.execute(
+                'SELECT task_id, map_index, "key", value FROM xcom WHERE dag_id = ? AND run_id = ?',
+                (dag_id, run_id),
+            ).fetchall()
+        return {(task, index, key): json.loads(value) for task, index, key, value in rows}
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[tuple[str, int], str]:
+        """State of each task instance of a run, keyed by (task_id, map_index)."""
+        with sqlite3.connect(self.database) as connection:
+            rows = connection.execute(
+                "SELECT task_id, map_index, state FROM task_instance WHERE dag_id = ? AND run_id = ?",
+                (dag_id, run_id),
+            ).fetchall()
+        return {(task, index): state for task, index, state in rows}

@@ -1,0 +1,69 @@
+"""Shared fixtures. Airflow reads its environment at import time, so it is set before anything imports it."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_DAGS = ROOT / "example_dags"
+
+os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="realtime-tests-airflow-")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(EXAMPLE_DAGS)
+
+import pytest  # noqa: E402
+
+from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook  # noqa: E402
+from airflow_provider_realtime.testing import RealtimeEmulator  # noqa: E402
+from airflow_provider_realtime.testing.sandbox import AirflowSandbox  # noqa: E402
+
+pytest_plugins = ["airflow_provider_realtime.testing.pytest_plugin"]
+
+# Retries in tests wait milliseconds, not seconds.
+FAST_RETRIES = {"backoff_initial": 0.001, "backoff_max": 0.005}
+
+
+@pytest.fixture
+def emulator(realtime_emulator: RealtimeEmulator) -> RealtimeEmulator:
+    return realtime_emulator
+
+
+@pytest.fixture
+def make_hook(
+    emulator: RealtimeEmulator, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., OpenAIRealtimeHook]:
+    """Build a hook on a fresh connection to the emulator; keyword arguments become extras."""
+    counter = iter(range(1_000_000))
+
+    def make(password: str | None = None, host: str | None = None, **extra: object) -> OpenAIRealtimeHook:
+        conn_id = f"realtime_test_{next(counter)}"
+        connection = {
+            "conn_type": "openai_realtime",
+            "host": host or emulator.base_url,
+            "password": password if password is not None else emulator.api_key,
+            "extra": {**FAST_RETRIES, **extra},
+        }
+        import json
+
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
+        return OpenAIRealtimeHook(conn_id=conn_id)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> AirflowSandbox:
+    """A real Airflow home with a migrated SQLite database, shared by the slow tests."""
+    box = AirflowSandbox(tmp_path_factory.mktemp("airflow-home"), EXAMPLE_DAGS)
+    box.migrate()
+    return box
+
+
+@pytest.fixture(scope="session")
+def shared_emulator() -> Iterator[RealtimeEmulator]:
+    """One emulator for the DAG runs (each run is a separate ``airflow`` process talking to it)."""
+    with RealtimeEmulator("sk-dag-runs-" + os.urandom(12).hex(), keep_requests=1000) as emulator:
+        yield emulator
