@@ -167,7 +167,9 @@ class RealtimeEmulator:
         server.daemon_threads = True
         server.block_on_close = False
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="realtime-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="realtime-emulator", daemon=True
+        )
         self._thread.start()
         return self
 

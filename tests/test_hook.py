@@ -1,0 +1,150 @@
+"""The hook against a real HTTP server on 127.0.0.1: exact JSON and headers on the wire, connection handling."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook
+from airflow_provider_realtime.testing import RealtimeEmulator
+
+MakeHook = Callable[..., OpenAIRealtimeHook]
+BETA_SESSION = {
+    "input_audio_format": "g711_ulaw",
+    "input_audio_transcription": {"model": "gpt-4o-transcribe", "language": "en"},
+    "turn_detection": {"type": "server_vad", "threshold": 0.4},
+}
+
+
+def test_current_endpoint_gets_the_translated_json_and_bearer_auth(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
+    response = make_hook().create_client_secret(BETA_SESSION, expires_after_seconds=120)
+
+    sent = emulator.requests[-1]
+    assert (sent.method, sent.path) == ("POST", "/v1/realtime/client_secrets")
+    assert sent.body == {
+        "session": {
+            "type": "transcription",
+            "audio": {
+                "input": {
+                    "format": {"type": "audio/pcmu"},
+                    "transcription": {"model": "gpt-4o-transcribe", "language": "en"},
+                    "turn_detection": {"type": "server_vad", "threshold": 0.4},
+                }
+            },
+        },
+        "expires_after": {"anchor": "created_at", "seconds": 120},
+    }
+    assert sent.headers["authorization"] == f"Bearer {emulator.api_key}"
+    assert sent.headers["content-type"] == "application/json"
+    for absent in ("openai-beta", "openai-organization", "openai-project", "api-key"):
+        assert absent not in sent.headers
+    assert response.status == 200
+    assert response.body["value"] == emulator.minted_tokens[-1]
+    assert response.request_id and response.request_id.startswith("req_")
+
+
+def test_beta_endpoint_gets_beta_json(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
+    make_hook().create_client_secret(BETA_SESSION, endpoint="transcription_sessions", expires_after_seconds=60)
+
+    sent = emulator.requests[-1]
+    assert sent.path == "/v1/realtime/transcription_sessions"
+    assert sent.body == {**BETA_SESSION, "client_secret": {"expires_at": {"anchor": "created_at", "seconds": 60}}}
+    assert "openai-beta" not in sent.headers
+
+
+def test_organization_and_project_headers_are_sent_when_set(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
+    make_hook(organization="org-123", project="proj_456").create_client_secret()
+    headers = emulator.requests[-1].headers
+    assert (headers["openai-organization"], headers["openai-project"]) == ("org-123", "proj_456")
+
+
+def test_azure_sends_the_key_as_api_key_header(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
+    make_hook(api_type="azure").create_client_secret()
+    headers = emulator.requests[-1].headers
+    assert headers["api-key"] == emulator.api_key
+    assert "authorization" not in headers
+
+
+def test_test_connection_lists_models_and_mints_nothing(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
+    ok, message = make_hook().test_connection()
+    assert ok, message
+    assert [(r.method, r.path) for r in emulator.requests] == [("GET", "/v1/models")]
+    assert not emulator.minted_tokens
+
+
+def test_test_connection_reports_a_wrong_key_without_showing_it(make_hook: MakeHook) -> None:
+    wrong_key = "sk-wrong-0123456789abcdef"
+    ok, message = make_hook(password=wrong_key).test_connection()
+    assert not ok
+    assert "401" in message and "Authentication failed" in message
+    assert wrong_key not in message and "0123456789abcdef" not in message and "cdef" not in message.split("OpenAI says")[-1].split("***")[0]
+
+
+def test_test_connection_reports_an_unreachable_host(make_hook: MakeHook) -> None:
+    ok, message = make_hook(host="http://127.0.0.1:9/v1").test_connection()
+    assert not ok and "Connection failed" in message
+
+
+def test_the_token_is_masked_as_soon_as_it_arrives(make_hook: MakeHook) -> None:
+    from airflow.sdk._shared.secrets_masker import redact
+
+    token = make_hook().create_client_secret().body["value"]
+    assert token not in str(redact(f"client got {token}"))
+
+
+def test_reprs_hold_no_key_and_no_token(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
+    hook = make_hook()
+    response = hook.create_client_secret()
+    token = response.body["value"]
+    for text in (repr(hook), repr(response), repr(hook.settings), str(hook.settings)):
+        assert emulator.api_key not in text
+        assert token not in text
+
+
+def test_connections_are_kept_alive_across_hooks(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
+    for _ in range(5):
+        make_hook().create_client_secret()
+    assert emulator.request_count == 5
+    assert emulator.connection_count == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        pytest.param({"organisation": "org-1"}, "unknown extra 'organisation'", id="unknown-extra"),
+        pytest.param({"timeout": "soon"}, "extra 'timeout' has the wrong type", id="bad-timeout"),
+        pytest.param({"max_retries": -1}, "extra 'max_retries' must not be negative", id="negative-retries"),
+        pytest.param({"api_type": "aws"}, "extra 'api_type' must be one of", id="bad-api-type"),
+    ],
+)
+def test_bad_extras_name_the_key_and_connection_but_not_the_value(make_hook: MakeHook, extra: dict, message: str) -> None:
+    hook = make_hook(**extra)
+    with pytest.raises(ValueError, match=message) as caught:
+        hook.create_client_secret()
+    assert hook.conn_id in str(caught.value)
+    assert "soon" not in str(caught.value) and "org-1" not in str(caught.value)
+
+
+def test_a_connection_without_a_key_is_a_clear_error(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
+    with pytest.raises(ValueError, match="has no API key"):
+        make_hook(password="").create_client_secret()
+    assert emulator.request_count == 0
+
+
+def test_uri_form_extras_arrive_as_text_and_still_work(monkeypatch: pytest.MonkeyPatch, emulator: RealtimeEmulator) -> None:
+    host = emulator.base_url.replace("http://", "")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_REALTIME_URI",
+        f"openai-realtime://:{emulator.api_key}@{host.split('/')[0]}/?timeout=7&max_retries=1",
+    )
+    hook = OpenAIRealtimeHook(conn_id="realtime_uri")
+    assert hook.settings.timeout == (5.0, 7.0)
+    assert hook.settings.retry.max_retries == 1
+    assert hook.base_url == f"https://{host.split('/')[0]}"
+
+
+def test_bad_settings_fail_before_any_request(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
+    with pytest.raises(ValueError, match="session.input_audio_format"):
+        make_hook().create_client_secret({"input_audio_format": "opus"})
+    assert emulator.request_count == 0
