@@ -497,8 +497,13 @@ class _Handler(BaseHTTPRequestHandler):
                     if fault.status in HTTPStatus._value2member_map_
                     else "Error"
                 )
-                kind = "rate_limit_exceeded" if fault.status == 429 else "server_error"
-                body = error_body(f"Emulated {fault.status} {reason}.", kind, None, kind)
+                if fault.status == 429:
+                    kind, code = "requests", "rate_limit_exceeded"
+                elif fault.status >= 500:
+                    kind, code = "server_error", "server_error"
+                else:
+                    kind, code = "invalid_request_error", None
+                body = error_body(f"Emulated {fault.status} {reason}.", kind, None, code)
             self._send(fault.status, body, fault.headers)
 
     do_GET = _serve

@@ -107,7 +107,11 @@ class AirflowSandbox:
                 'SELECT task_id, map_index, "key", value FROM xcom WHERE dag_id = ? AND run_id = ?',
                 (dag_id, run_id),
             ).fetchall()
-        return {(task, index, key): json.loads(value) for task, index, key, value in rows}
+        # SQLite returns JSON numbers as numbers and everything else as JSON text.
+        return {
+            (task, index, key): json.loads(value) if isinstance(value, (str, bytes)) else value
+            for task, index, key, value in rows
+        }
 
     def task_states(self, dag_id: str, run_id: str) -> dict[tuple[str, int], str]:
         """State of each task instance of a run, keyed by (task_id, map_index)."""

@@ -1,0 +1,147 @@
+"""Real Airflow (SQLite metadata DB, separate ``airflow`` processes) against the emulator on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_realtime.testing import Fault, RealtimeEmulator
+from airflow_provider_realtime.testing.sandbox import AirflowSandbox, CommandResult
+
+CONN = "AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT"
+
+
+@pytest.fixture
+def env(shared_emulator: RealtimeEmulator, tmp_path: Path) -> dict[str, str]:
+    shared_emulator.reset()
+    return {
+        CONN: shared_emulator.connection_json(backoff_initial=0.01, backoff_max=0.05),
+        "REALTIME_TOKEN_DIR": str(tmp_path),
+    }
+
+
+def run_dag(sandbox: AirflowSandbox, dag_id: str, env: dict[str, str]) -> dict:
+    run = sandbox.dags_test(dag_id, env=env)
+    assert run.returncode == 0, run.output[-4000:]
+    assert run.run_id, "airflow dags test printed no run id"
+    states = sandbox.task_states(dag_id, run.run_id)
+    assert states and set(states.values()) == {"success"}, states
+    return sandbox.xcoms(dag_id, run.run_id)
+
+
+def test_airflow_lists_the_provider(sandbox: AirflowSandbox) -> None:
+    result = sandbox.airflow("providers", "list")
+    assert result.returncode == 0, result.output[-2000:]
+    assert "airflow-provider-realtime" in result.output
+    hooks = sandbox.airflow("providers", "hooks")
+    assert "openai_realtime" in hooks.output and "OpenAIRealtimeHook" in hooks.output
+
+
+def test_airflow_connections_test_uses_the_hook(sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator) -> None:
+    result = sandbox.airflow(
+        "connections", "test", "openai_realtime_default", env={**env, "AIRFLOW__CORE__TEST_CONNECTION": "Enabled"}
+    )
+    assert result.returncode == 0, result.output[-2000:]
+    assert "Connection success!" in result.output
+    assert [r.path for r in shared_emulator.requests] == ["/v1/models"]
+
+
+def test_example_mint_one_token(sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator) -> None:
+    xcoms = run_dag(sandbox, "realtime_mint_one_token", env)
+    minted = xcoms[("mint", -1, "return_value")]
+    assert minted["client_secret"] == shared_emulator.minted_tokens[-1]
+    assert minted["input_audio_format"] == "pcm16"
+    summary = xcoms[("describe", -1, "return_value")]
+    assert summary["session_id"] == minted["session_id"]
+    assert 590 <= summary["seconds_left"] <= 600
+    assert summary["token_received"] is True
+    assert minted["client_secret"] not in json.dumps(summary)
+    config = xcoms[("mint", -1, "config")]
+    assert config["base_url"] == shared_emulator.base_url and config["expires_after_seconds"] == 600
+
+
+def test_example_token_refresh(sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator, tmp_path: Path) -> None:
+    xcoms = run_dag(sandbox, "realtime_token_refresh", env)
+    assert shared_emulator.requests[-1].body["expires_after"]["seconds"] == 12 * 60, "10 min schedule + 2 min overlap"
+    published = xcoms[("publish", -1, "return_value")]
+    path = Path(published["path"])
+    assert path.parent == tmp_path
+    document = json.loads(path.read_text())
+    assert document["client_secret"] == shared_emulator.minted_tokens[-1]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert document["client_secret"] not in json.dumps(published)
+
+
+def test_example_fan_out(sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator) -> None:
+    xcoms = run_dag(sandbox, "realtime_fan_out", env)
+    mapped = [xcoms[("mint", index, "return_value")] for index in range(3)]
+    assert [result["input_audio_transcription"]["language"] for result in mapped] == ["en", "de", "ja"]
+    collected = xcoms[("collect", -1, "return_value")]
+    assert set(collected) == {"en", "de", "ja"}
+    assert len({entry["session_id"] for entry in collected.values()}) == 3
+    assert len(shared_emulator.minted_tokens) == 3
+
+
+def test_example_chain_config(sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator) -> None:
+    xcoms = run_dag(sandbox, "realtime_chain_config", env)
+    first, second = xcoms[("first", -1, "config")], xcoms[("second", -1, "config")]
+    assert first["endpoint"] == "transcription_sessions" and second["endpoint"] == "client_secrets"
+    assert {**first, "endpoint": None} == {**second, "endpoint": None}
+    assert xcoms[("compare", -1, "return_value")] == {"same_settings": True, "different_sessions": True}
+    assert [r.path for r in shared_emulator.requests] == ["/v1/realtime/transcription_sessions", "/v1/realtime/client_secrets"]
+
+
+def test_example_raw_probe_models(sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator) -> None:
+    xcoms = run_dag(sandbox, "realtime_raw_probe_models", env)
+    assert xcoms[("summarize", -1, "return_value")] == {
+        "usable": ["gpt-4o-transcribe", "gpt-4o-mini-transcribe"],
+        "refused": {"not-a-transcription-model": {"status": 400, "code": "model_not_found"}},
+    }
+    probes = json.dumps([value for (task, _, _), value in xcoms.items() if task == "probe"])
+    assert not [token for token in shared_emulator.minted_tokens if token in probes], "include_client_secret=False"
+
+
+def _haystacks(sandbox: AirflowSandbox, *runs: CommandResult) -> dict[str, str]:
+    """Every place a secret could leak to: command output, task log files, the metadata DB (but the XCom
+    return values, which carry the token by design), including the config XComs."""
+    places = {f"output of run {index}": run.output for index, run in enumerate(runs)}
+    for path in (sandbox.home / "logs").rglob("*"):
+        if path.is_file():
+            places[str(path)] = path.read_text(errors="replace")
+    with sqlite3.connect(sandbox.database) as connection:
+        tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            query = f'SELECT * FROM "{table}"'  # noqa: S608 - table names come from sqlite_master
+            if table == "xcom":
+                query += " WHERE \"key\" != 'return_value'"
+            places[f"table {table}"] = "\n".join(map(repr, connection.execute(query)))
+    return places
+
+
+def test_no_key_or_token_leaks_from_a_real_task(sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator) -> None:
+    ok = sandbox.airflow("tasks", "test", "realtime_mint_one_token", "mint", env=env)
+    assert ok.returncode == 0, ok.output[-3000:]
+    assert "answered 200" in ok.output, "the task log was captured"
+    shared_emulator.script(Fault.error(503), Fault.error(400, body={"error": {"message": "bad", "type": "invalid_request_error", "param": "session", "code": None}}))
+    failed = sandbox.airflow("tasks", "test", "realtime_mint_one_token", "mint", env=env)
+    # `airflow tasks test` exits 0 even when the task fails (Airflow 3.3): read the outcome from its log.
+    assert "new_state=failed" in failed.output and "RealtimeInvalidRequestError" in failed.output
+    wrong_key = "sk-wrong-" + os.urandom(12).hex()
+    bad_env = {**env, CONN: json.dumps({"conn_type": "openai_realtime", "host": shared_emulator.base_url, "password": wrong_key})}
+    denied = sandbox.airflow("tasks", "test", "realtime_mint_one_token", "mint", env=bad_env)
+    assert "new_state=failed" in denied.output and "RealtimeAuthenticationError" in denied.output
+    dag_run = sandbox.dags_test("realtime_chain_config", env=env)
+    assert dag_run.returncode == 0
+
+    secrets = {"API key": shared_emulator.api_key, "wrong API key": wrong_key}
+    secrets.update({f"token {index}": token for index, token in enumerate(shared_emulator.minted_tokens)})
+    assert len(secrets) >= 5, "the runs minted tokens to look for"
+    places = _haystacks(sandbox, ok, failed, denied, dag_run)
+    leaks = [(name, place) for name, secret in secrets.items() for place, text in places.items() if secret in text]
+    print(f"leak search: {len(secrets)} secrets in {len(places)} places, {len(leaks)} leaks")
+    assert leaks == []
