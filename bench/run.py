@@ -1,0 +1,298 @@
+"""make bench: the provider against the alternatives, side by side, against the local emulator.
+
+1. per-mint latency (wall and client CPU; median and p99) for plain requests (the floor), the hook, the
+   operator's whole execute (connection lookup, hook, request, shaping, XCom push), the openai SDK and
+   apache-airflow-providers-http's HttpHook, each as a ratio to the floor;
+2. the import cost the operator module adds on top of ``airflow.sdk`` (``python -X importtime``);
+3. wall time of ``airflow dags test`` for example 1 versus the same job written with HttpOperator;
+4. per-mint cost over many mints in one process: first 10 % versus last 10 %.
+
+The emulator runs in its own process, so the client's CPU time is the benchmark process's own.
+Writes a JSON result file and prints a table. ``--smoke`` runs a small size to keep the harness working.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+API_KEY = "sk-bench-" + os.urandom(12).hex()
+SESSION = {"input_audio_format": "pcm16", "input_audio_transcription": {"model": "gpt-4o-transcribe", "language": "en"}}
+WIRE_SESSION = {
+    "type": "transcription",
+    "audio": {
+        "input": {
+            "format": {"type": "audio/pcm", "rate": 24000},
+            "transcription": {"model": "gpt-4o-transcribe", "language": "en"},
+        }
+    },
+}
+WIRE_BODY = {"session": WIRE_SESSION, "expires_after": {"anchor": "created_at", "seconds": 600}}
+
+
+def start_emulator() -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_realtime.testing", "--port", "0", "--api-key", API_KEY],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    return process, process.stdout.readline().strip()
+
+
+def measure(mint: Callable[[], Any], count: int, warmup: int) -> dict[str, float]:
+    """Per-mint wall and CPU time (this thread) in microseconds."""
+    for _ in range(warmup):
+        mint()
+    gc.collect()
+    walls, cpus = [], []
+    clock, cpu_clock = time.perf_counter, time.thread_time
+    for _ in range(count):
+        start_cpu, start = cpu_clock(), clock()
+        mint()
+        walls.append(clock() - start)
+        cpus.append(cpu_clock() - start_cpu)
+    walls.sort()
+    return {
+        "mints": count,
+        "wall_median_us": statistics.median(walls) * 1e6,
+        "wall_p99_us": walls[int(len(walls) * 0.99) - 1] * 1e6,
+        "cpu_mean_us": statistics.fmean(cpus) * 1e6,
+        "cpu_median_us": statistics.median(cpus) * 1e6,
+    }
+
+
+def clients(base_url: str) -> dict[str, Callable[[], Any]]:
+    """One zero-argument mint per contender, each doing the same POST and parsing the answer."""
+    import requests
+
+    os.environ["AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT"] = json.dumps(
+        {"conn_type": "openai_realtime", "host": base_url, "password": API_KEY}
+    )
+    os.environ["AIRFLOW_CONN_OPENAI_HTTP"] = json.dumps(
+        {"conn_type": "http", "host": base_url, "extra": {"Authorization": f"Bearer {API_KEY}"}}
+    )
+
+    floor_session = requests.Session()
+    url = f"{base_url}/realtime/client_secrets"
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+
+    def plain_requests() -> Any:
+        response = floor_session.post(url, json=WIRE_BODY, headers=headers, timeout=(5, 60))
+        response.raise_for_status()
+        return response.json()
+
+    from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook
+    from airflow_provider_realtime.operators.transcription_session import CreateTranscriptionSessionOperator
+
+    hook = OpenAIRealtimeHook()
+
+    def provider_hook() -> Any:
+        return hook.create_client_secret(SESSION, expires_after_seconds=600).body
+
+    class TaskInstance:
+        def xcom_push(self, key: str, value: Any) -> None:
+            self.pushed = (key, value)
+
+    context = {"ti": TaskInstance()}
+
+    def operator_execute() -> Any:
+        operator = CreateTranscriptionSessionOperator(task_id="mint", session=SESSION, expires_after_seconds=600)
+        return operator.execute(context)  # type: ignore[arg-type]
+
+    import openai
+
+    sdk = openai.OpenAI(api_key=API_KEY, base_url=base_url, max_retries=2)
+
+    def openai_sdk() -> Any:
+        return sdk.realtime.client_secrets.create(
+            session=WIRE_SESSION,  # type: ignore[arg-type]
+            expires_after={"anchor": "created_at", "seconds": 600},
+        )
+
+    from airflow.providers.http.hooks.http import HttpHook
+
+    http_hook = HttpHook(method="POST", http_conn_id="openai_http")
+
+    def airflow_http_hook() -> Any:
+        return http_hook.run("realtime/client_secrets", json=WIRE_BODY).json()
+
+    return {
+        "plain requests (floor)": plain_requests,
+        "provider hook": provider_hook,
+        "provider operator execute": operator_execute,
+        "openai SDK": openai_sdk,
+        "HttpHook (providers-http)": airflow_http_hook,
+    }
+
+
+def import_cost(runs: int) -> dict[str, float]:
+    """Extra import time of the operator module after airflow.sdk, from python -X importtime (best of runs)."""
+    module = "airflow_provider_realtime.operators.transcription_session"
+    costs, sdk_costs = [], []
+    for _ in range(runs):
+        completed = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", f"import airflow.sdk; import {module}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        cumulative = {}
+        for line in completed.stderr.splitlines():
+            match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
+            if match and not match.group(3).strip() and len(match.group(3)) == 1:
+                cumulative[match.group(4)] = int(match.group(2))
+        costs.append(cumulative.get(module, 0) / 1000)
+        sdk_costs.append(cumulative.get("airflow.sdk", 0) / 1000)
+    return {"operator_module_extra_ms": min(costs), "airflow_sdk_ms": min(sdk_costs)}
+
+
+def dags_test_wall(base_url: str, runs: int) -> dict[str, float]:
+    """Wall time of `airflow dags test` for example 1 and for its HttpOperator twin (best of runs)."""
+    from airflow_provider_realtime.testing.sandbox import AirflowSandbox
+
+    work = Path(tempfile.mkdtemp(prefix="realtime-bench-"))
+    dags = work / "dags"
+    dags.mkdir()
+    shutil.copy(ROOT / "example_dags" / "realtime_mint_one_token.py", dags)
+    shutil.copy(ROOT / "bench" / "dags" / "http_operator_mint.py", dags)
+    sandbox = AirflowSandbox(work / "home", dags)
+    sandbox.migrate()
+    env = {key: os.environ[key] for key in ("AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT", "AIRFLOW_CONN_OPENAI_HTTP")}
+    timings: dict[str, float] = {}
+    for label, dag_id in (("provider operator", "realtime_mint_one_token"), ("HttpOperator", "http_operator_mint")):
+        best = float("inf")
+        for _ in range(runs):
+            start = time.perf_counter()
+            result = sandbox.dags_test(dag_id, env=env)
+            elapsed = time.perf_counter() - start
+            if result.returncode != 0:
+                raise RuntimeError(f"airflow dags test {dag_id} failed:\n{result.output[-2000:]}")
+            best = min(best, elapsed)
+        timings[label] = best
+    shutil.rmtree(work, ignore_errors=True)
+    return timings
+
+
+def growth(mint: Callable[[], Any], count: int) -> dict[str, float]:
+    """Per-mint wall and CPU of the first and last tenth of `count` mints in one process."""
+    tenth = count // 10
+    first = measure(mint, tenth, warmup=0)
+    middle = count - 2 * tenth
+    for _ in range(middle):
+        mint()
+    last = measure(mint, tenth, warmup=0)
+    return {
+        "mints": count,
+        "first_wall_median_us": first["wall_median_us"],
+        "last_wall_median_us": last["wall_median_us"],
+        "first_cpu_mean_us": first["cpu_mean_us"],
+        "last_cpu_mean_us": last["cpu_mean_us"],
+        "wall_ratio_last_to_first": last["wall_median_us"] / first["wall_median_us"],
+        "cpu_ratio_last_to_first": last["cpu_mean_us"] / first["cpu_mean_us"],
+    }
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import airflow
+    import requests
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "airflow": airflow.__version__,
+        "requests": requests.__version__,
+        "os": platform.platform(),
+    }
+
+
+def table(results: dict[str, Any]) -> str:
+    floor = results["latency"]["plain requests (floor)"]
+    lines = [
+        f"Per-mint latency, {floor['mints']} sequential mints each (emulator in its own process, keep-alive)",
+        f"{'client':<28}{'wall median':>13}{'wall p99':>11}{'CPU/mint':>11}{'wall x floor':>14}{'CPU x floor':>13}",
+    ]
+    for name, row in results["latency"].items():
+        lines.append(
+            f"{name:<28}{row['wall_median_us']:>10.0f} us{row['wall_p99_us']:>8.0f} us{row['cpu_mean_us']:>8.0f} us"
+            f"{row['wall_median_us'] / floor['wall_median_us']:>13.2f}x{row['cpu_mean_us'] / floor['cpu_mean_us']:>12.2f}x"
+        )
+    imports = results["imports"]
+    lines.append(
+        f"\nImport: airflow.sdk {imports['airflow_sdk_ms']:.0f} ms; the operator module adds "
+        f"{imports['operator_module_extra_ms']:.1f} ms (python -X importtime, best of runs)"
+    )
+    if results.get("dags_test"):
+        dags = results["dags_test"]
+        lines.append(
+            f"airflow dags test, one-token DAG: provider operator {dags['provider operator']:.1f} s, "
+            f"HttpOperator {dags['HttpOperator']:.1f} s (best of runs)"
+        )
+    grow = results["growth"]
+    lines.append(
+        f"Growth over {grow['mints']} hook mints in one process: wall median {grow['first_wall_median_us']:.0f} -> "
+        f"{grow['last_wall_median_us']:.0f} us ({grow['wall_ratio_last_to_first']:.2f}x), CPU "
+        f"{grow['first_cpu_mean_us']:.0f} -> {grow['last_cpu_mean_us']:.0f} us ({grow['cpu_ratio_last_to_first']:.2f}x)"
+    )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="small sizes, to check the harness works")
+    parser.add_argument("--output", default=str(ROOT / "bench" / "results.json"))
+    args = parser.parse_args()
+    mints, warmup, growth_mints, dag_runs, import_runs = (
+        (100, 20, 500, 1, 2) if args.smoke else (2000, 200, 10_000, 3, 7)
+    )
+
+    os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="realtime-bench-home-"))
+    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    process, base_url = start_emulator()
+    try:
+        contenders = clients(base_url)
+        results: dict[str, Any] = {"machine": machine(), "smoke": args.smoke, "latency": {}}
+        for name, mint in contenders.items():
+            results["latency"][name] = measure(mint, mints, warmup)
+            print(f"  measured {name}", file=sys.stderr, flush=True)
+        results["growth"] = growth(contenders["provider hook"], growth_mints)
+        results["imports"] = import_cost(import_runs)
+        results["dags_test"] = dags_test_wall(base_url, dag_runs)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    floor = results["latency"]["plain requests (floor)"]
+    for row in results["latency"].values():
+        row["wall_ratio"] = row["wall_median_us"] / floor["wall_median_us"]
+        row["cpu_ratio"] = row["cpu_mean_us"] / floor["cpu_mean_us"]
+    Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    print(f"\nresults written to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
