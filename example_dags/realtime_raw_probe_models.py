@@ -38,7 +38,7 @@ def realtime_raw_probe_models() -> None:
     @task
     def summarize(results: list[dict]) -> dict:
         usable, refused = [], {}
-        for model, result in zip(MODELS, results):
+        for model, result in zip(MODELS, results, strict=True):
             if result["status"] == 200:
                 usable.append(model)
             else:

@@ -42,16 +42,23 @@ def test_airflow_lists_the_provider(sandbox: AirflowSandbox) -> None:
     assert "openai_realtime" in hooks.output and "OpenAIRealtimeHook" in hooks.output
 
 
-def test_airflow_connections_test_uses_the_hook(sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator) -> None:
+def test_airflow_connections_test_uses_the_hook(
+    sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator
+) -> None:
     result = sandbox.airflow(
-        "connections", "test", "openai_realtime_default", env={**env, "AIRFLOW__CORE__TEST_CONNECTION": "Enabled"}
+        "connections",
+        "test",
+        "openai_realtime_default",
+        env={**env, "AIRFLOW__CORE__TEST_CONNECTION": "Enabled"},
     )
     assert result.returncode == 0, result.output[-2000:]
     assert "Connection success!" in result.output
     assert [r.path for r in shared_emulator.requests] == ["/v1/models"]
 
 
-def test_example_mint_one_token(sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator) -> None:
+def test_example_mint_one_token(
+    sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator
+) -> None:
     xcoms = run_dag(sandbox, "realtime_mint_one_token", env)
     minted = xcoms[("mint", -1, "return_value")]
     assert minted["client_secret"] == shared_emulator.minted_tokens[-1]
@@ -65,9 +72,13 @@ def test_example_mint_one_token(sandbox: AirflowSandbox, env: dict[str, str], sh
     assert config["base_url"] == shared_emulator.base_url and config["expires_after_seconds"] == 600
 
 
-def test_example_token_refresh(sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator, tmp_path: Path) -> None:
+def test_example_token_refresh(
+    sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator, tmp_path: Path
+) -> None:
     xcoms = run_dag(sandbox, "realtime_token_refresh", env)
-    assert shared_emulator.requests[-1].body["expires_after"]["seconds"] == 12 * 60, "10 min schedule + 2 min overlap"
+    assert shared_emulator.requests[-1].body["expires_after"]["seconds"] == 12 * 60, (
+        "10 min schedule + 2 min overlap"
+    )
     published = xcoms[("publish", -1, "return_value")]
     path = Path(published["path"])
     assert path.parent == tmp_path
@@ -77,7 +88,9 @@ def test_example_token_refresh(sandbox: AirflowSandbox, env: dict[str, str], sha
     assert document["client_secret"] not in json.dumps(published)
 
 
-def test_example_fan_out(sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator) -> None:
+def test_example_fan_out(
+    sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator
+) -> None:
     xcoms = run_dag(sandbox, "realtime_fan_out", env)
     mapped = [xcoms[("mint", index, "return_value")] for index in range(3)]
     assert [result["input_audio_transcription"]["language"] for result in mapped] == ["en", "de", "ja"]
@@ -87,23 +100,32 @@ def test_example_fan_out(sandbox: AirflowSandbox, env: dict[str, str], shared_em
     assert len(shared_emulator.minted_tokens) == 3
 
 
-def test_example_chain_config(sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator) -> None:
+def test_example_chain_config(
+    sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator
+) -> None:
     xcoms = run_dag(sandbox, "realtime_chain_config", env)
     first, second = xcoms[("first", -1, "config")], xcoms[("second", -1, "config")]
     assert first["endpoint"] == "transcription_sessions" and second["endpoint"] == "client_secrets"
     assert {**first, "endpoint": None} == {**second, "endpoint": None}
     assert xcoms[("compare", -1, "return_value")] == {"same_settings": True, "different_sessions": True}
-    assert [r.path for r in shared_emulator.requests] == ["/v1/realtime/transcription_sessions", "/v1/realtime/client_secrets"]
+    assert [r.path for r in shared_emulator.requests] == [
+        "/v1/realtime/transcription_sessions",
+        "/v1/realtime/client_secrets",
+    ]
 
 
-def test_example_raw_probe_models(sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator) -> None:
+def test_example_raw_probe_models(
+    sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator
+) -> None:
     xcoms = run_dag(sandbox, "realtime_raw_probe_models", env)
     assert xcoms[("summarize", -1, "return_value")] == {
         "usable": ["gpt-4o-transcribe", "gpt-4o-mini-transcribe"],
         "refused": {"not-a-transcription-model": {"status": 400, "code": "model_not_found"}},
     }
     probes = json.dumps([value for (task, _, _), value in xcoms.items() if task == "probe"])
-    assert not [token for token in shared_emulator.minted_tokens if token in probes], "include_client_secret=False"
+    assert not [token for token in shared_emulator.minted_tokens if token in probes], (
+        "include_client_secret=False"
+    )
 
 
 def _haystacks(sandbox: AirflowSandbox, *runs: CommandResult) -> dict[str, str]:
@@ -123,16 +145,31 @@ def _haystacks(sandbox: AirflowSandbox, *runs: CommandResult) -> dict[str, str]:
     return places
 
 
-def test_no_key_or_token_leaks_from_a_real_task(sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator) -> None:
+def test_no_key_or_token_leaks_from_a_real_task(
+    sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator
+) -> None:
     ok = sandbox.airflow("tasks", "test", "realtime_mint_one_token", "mint", env=env)
     assert ok.returncode == 0, ok.output[-3000:]
     assert "answered 200" in ok.output, "the task log was captured"
-    shared_emulator.script(Fault.error(503), Fault.error(400, body={"error": {"message": "bad", "type": "invalid_request_error", "param": "session", "code": None}}))
+    shared_emulator.script(
+        Fault.error(503),
+        Fault.error(
+            400,
+            body={
+                "error": {"message": "bad", "type": "invalid_request_error", "param": "session", "code": None}
+            },
+        ),
+    )
     failed = sandbox.airflow("tasks", "test", "realtime_mint_one_token", "mint", env=env)
     # `airflow tasks test` exits 0 even when the task fails (Airflow 3.3): read the outcome from its log.
     assert "new_state=failed" in failed.output and "RealtimeInvalidRequestError" in failed.output
     wrong_key = "sk-wrong-" + os.urandom(12).hex()
-    bad_env = {**env, CONN: json.dumps({"conn_type": "openai_realtime", "host": shared_emulator.base_url, "password": wrong_key})}
+    bad_env = {
+        **env,
+        CONN: json.dumps(
+            {"conn_type": "openai_realtime", "host": shared_emulator.base_url, "password": wrong_key}
+        ),
+    }
     denied = sandbox.airflow("tasks", "test", "realtime_mint_one_token", "mint", env=bad_env)
     assert "new_state=failed" in denied.output and "RealtimeAuthenticationError" in denied.output
     dag_run = sandbox.dags_test("realtime_chain_config", env=env)
@@ -142,6 +179,8 @@ def test_no_key_or_token_leaks_from_a_real_task(sandbox: AirflowSandbox, env: di
     secrets.update({f"token {index}": token for index, token in enumerate(shared_emulator.minted_tokens)})
     assert len(secrets) >= 5, "the runs minted tokens to look for"
     places = _haystacks(sandbox, ok, failed, denied, dag_run)
-    leaks = [(name, place) for name, secret in secrets.items() for place, text in places.items() if secret in text]
+    leaks = [
+        (name, place) for name, secret in secrets.items() for place, text in places.items() if secret in text
+    ]
     print(f"leak search: {len(secrets)} secrets in {len(places)} places, {len(leaks)} leaks")
     assert leaks == []

@@ -12,22 +12,86 @@ LIFETIME = {"anchor": "created_at", "seconds": 120}
 
 # (beta-shaped settings, the same settings in the current API's body) for every field in the reference.
 TRANSLATIONS = [
-    pytest.param({"input_audio_format": "pcm16"}, {"audio": {"input": {"format": {"type": "audio/pcm", "rate": 24000}}}}, id="format-pcm16"),
-    pytest.param({"input_audio_format": "g711_ulaw"}, {"audio": {"input": {"format": {"type": "audio/pcmu"}}}}, id="format-ulaw"),
-    pytest.param({"input_audio_format": "g711_alaw"}, {"audio": {"input": {"format": {"type": "audio/pcma"}}}}, id="format-alaw"),
     pytest.param(
-        {"input_audio_transcription": {"model": "gpt-4o-transcribe", "language": "en", "prompt": "names: Ada"}},
-        {"audio": {"input": {"transcription": {"model": "gpt-4o-transcribe", "language": "en", "prompt": "names: Ada"}}}},
+        {"input_audio_format": "pcm16"},
+        {"audio": {"input": {"format": {"type": "audio/pcm", "rate": 24000}}}},
+        id="format-pcm16",
+    ),
+    pytest.param(
+        {"input_audio_format": "g711_ulaw"},
+        {"audio": {"input": {"format": {"type": "audio/pcmu"}}}},
+        id="format-ulaw",
+    ),
+    pytest.param(
+        {"input_audio_format": "g711_alaw"},
+        {"audio": {"input": {"format": {"type": "audio/pcma"}}}},
+        id="format-alaw",
+    ),
+    pytest.param(
+        {
+            "input_audio_transcription": {
+                "model": "gpt-4o-transcribe",
+                "language": "en",
+                "prompt": "names: Ada",
+            }
+        },
+        {
+            "audio": {
+                "input": {
+                    "transcription": {"model": "gpt-4o-transcribe", "language": "en", "prompt": "names: Ada"}
+                }
+            }
+        },
         id="transcription",
     ),
     pytest.param(
-        {"input_audio_transcription": {"model": "gpt-realtime-whisper", "languages": ["en", "de"], "keywords": ["Airflow"], "delay": "minimal"}, "turn_detection": None},
-        {"audio": {"input": {"transcription": {"model": "gpt-realtime-whisper", "languages": ["en", "de"], "keywords": ["Airflow"], "delay": "minimal"}, "turn_detection": None}}},
+        {
+            "input_audio_transcription": {
+                "model": "gpt-realtime-whisper",
+                "languages": ["en", "de"],
+                "keywords": ["Airflow"],
+                "delay": "minimal",
+            },
+            "turn_detection": None,
+        },
+        {
+            "audio": {
+                "input": {
+                    "transcription": {
+                        "model": "gpt-realtime-whisper",
+                        "languages": ["en", "de"],
+                        "keywords": ["Airflow"],
+                        "delay": "minimal",
+                    },
+                    "turn_detection": None,
+                }
+            }
+        },
         id="transcription-newer-fields",
     ),
     pytest.param(
-        {"turn_detection": {"type": "server_vad", "threshold": 0.3, "prefix_padding_ms": 200, "silence_duration_ms": 400, "idle_timeout_ms": 6000}},
-        {"audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": 0.3, "prefix_padding_ms": 200, "silence_duration_ms": 400, "idle_timeout_ms": 6000}}}},
+        {
+            "turn_detection": {
+                "type": "server_vad",
+                "threshold": 0.3,
+                "prefix_padding_ms": 200,
+                "silence_duration_ms": 400,
+                "idle_timeout_ms": 6000,
+            }
+        },
+        {
+            "audio": {
+                "input": {
+                    "turn_detection": {
+                        "type": "server_vad",
+                        "threshold": 0.3,
+                        "prefix_padding_ms": 200,
+                        "silence_duration_ms": 400,
+                        "idle_timeout_ms": 6000,
+                    }
+                }
+            }
+        },
         id="server-vad",
     ),
     pytest.param(
@@ -35,13 +99,19 @@ TRANSLATIONS = [
         {"audio": {"input": {"turn_detection": {"type": "semantic_vad", "eagerness": "high"}}}},
         id="semantic-vad",
     ),
-    pytest.param({"turn_detection": None}, {"audio": {"input": {"turn_detection": None}}}, id="turn-detection-off"),
+    pytest.param(
+        {"turn_detection": None}, {"audio": {"input": {"turn_detection": None}}}, id="turn-detection-off"
+    ),
     pytest.param(
         {"input_audio_noise_reduction": {"type": "far_field"}},
         {"audio": {"input": {"noise_reduction": {"type": "far_field"}}}},
         id="noise-reduction",
     ),
-    pytest.param({"input_audio_noise_reduction": None}, {"audio": {"input": {"noise_reduction": None}}}, id="noise-reduction-off"),
+    pytest.param(
+        {"input_audio_noise_reduction": None},
+        {"audio": {"input": {"noise_reduction": None}}},
+        id="noise-reduction-off",
+    ),
     pytest.param(
         {"include": ["item.input_audio_transcription.logprobs"]},
         {"include": ["item.input_audio_transcription.logprobs"]},
@@ -115,63 +185,225 @@ def test_a_full_beta_session_translates_in_one_go() -> None:
 
 
 def test_unknown_fields_pass_through_for_forward_compatibility() -> None:
-    beta = {"input_audio_transcription": {"model": "gpt-5-transcribe", "diarize": True}, "future_knob": {"a": 1}}
+    beta = {
+        "input_audio_transcription": {"model": "gpt-5-transcribe", "diarize": True},
+        "future_knob": {"a": 1},
+    }
     body = contract.build_request_body("client_secrets", beta)
     assert body["session"]["future_knob"] == {"a": 1}
-    assert body["session"]["audio"]["input"]["transcription"] == {"model": "gpt-5-transcribe", "diarize": True}
+    assert body["session"]["audio"]["input"]["transcription"] == {
+        "model": "gpt-5-transcribe",
+        "diarize": True,
+    }
     current = {"type": "transcription", "audio": {"input": {"new_input_knob": 3}}}
-    assert contract.build_request_body("client_secrets", current)["session"]["audio"]["input"] == {"new_input_knob": 3}
+    assert contract.build_request_body("client_secrets", current)["session"]["audio"]["input"] == {
+        "new_input_knob": 3
+    }
 
 
 BAD_INPUTS = [
-    pytest.param({"input_audio_format": "mp3"}, None, "session.input_audio_format must be one of pcm16", id="unknown-format"),
-    pytest.param({"type": "transcription", "audio": {"input": {"format": {"type": "audio/opus"}}}}, None, "session.audio.input.format.type must be one of", id="unknown-current-format"),
-    pytest.param({"type": "transcription", "audio": {"input": {"format": {"type": "audio/pcm", "rate": 16000}}}}, None, "session.audio.input.format.rate must be 24000", id="unsupported-rate"),
-    pytest.param({"turn_detection": {"threshold": 1.5}}, None, "session.turn_detection.threshold must be between 0.0 and 1.0", id="threshold-above-1"),
-    pytest.param({"turn_detection": {"threshold": -0.1}}, None, "session.turn_detection.threshold must be between", id="threshold-below-0"),
-    pytest.param({"turn_detection": {"threshold": float("nan")}}, None, "session.turn_detection.threshold must be between", id="threshold-nan"),
-    pytest.param({"turn_detection": {"threshold": "0.5"}}, None, "session.turn_detection.threshold must be a number", id="threshold-string"),
-    pytest.param({"turn_detection": {"type": "semantic_vad", "threshold": 0.5}}, None, "session.turn_detection.threshold does not apply", id="threshold-with-semantic-vad"),
-    pytest.param({"turn_detection": {"type": "server_vad", "eagerness": "low"}}, None, "session.turn_detection.eagerness does not apply", id="eagerness-with-server-vad"),
-    pytest.param({"turn_detection": {"type": "semantic_vad", "eagerness": "fast"}}, None, "session.turn_detection.eagerness must be one of", id="bad-eagerness"),
-    pytest.param({"turn_detection": {"type": "push_to_talk"}}, None, "session.turn_detection.type must be one of", id="bad-vad-type"),
-    pytest.param({"turn_detection": {"silence_duration_ms": 1.5}}, None, "session.turn_detection.silence_duration_ms must be an integer", id="float-ms"),
-    pytest.param({"turn_detection": {"idle_timeout_ms": 100}}, None, "session.turn_detection.idle_timeout_ms must be between 5000 and 30000", id="idle-timeout"),
-    pytest.param({"turn_detection": {"treshold": 0.5}}, None, "did you mean session.turn_detection.threshold", id="typo-threshold"),
-    pytest.param({"input_audio_fromat": "pcm16"}, None, "did you mean session.input_audio_format", id="typo-top-level"),
-    pytest.param({"input_audio_transcription": {"modle": "whisper-1"}}, None, "did you mean session.input_audio_transcription.model", id="typo-nested"),
-    pytest.param({"input_audio_transcription": "whisper-1"}, None, "session.input_audio_transcription must be an object", id="transcription-not-object"),
-    pytest.param({"input_audio_transcription": {"model": 4}}, None, "session.input_audio_transcription.model must be a string", id="model-not-string"),
-    pytest.param({"input_audio_transcription": {"language": ""}}, None, "session.input_audio_transcription.language must not be empty", id="empty-language"),
-    pytest.param({"input_audio_transcription": {"delay": "slow"}}, None, "session.input_audio_transcription.delay must be one of", id="bad-delay"),
-    pytest.param({"input_audio_transcription": {"model": "gpt-realtime-whisper"}, "turn_detection": {"type": "server_vad"}}, None, "turn detection must be null", id="whisper-realtime-needs-no-vad"),
-    pytest.param({"input_audio_noise_reduction": {"type": "studio"}}, None, "session.input_audio_noise_reduction.type must be one of", id="bad-noise-reduction"),
-    pytest.param({"include": "item.input_audio_transcription.logprobs"}, None, "session.include must be a list", id="include-not-list"),
-    pytest.param({"modalities": ["video"]}, None, "session.modalities[0] must be one of text, audio", id="bad-modality"),
+    pytest.param(
+        {"input_audio_format": "mp3"},
+        None,
+        "session.input_audio_format must be one of pcm16",
+        id="unknown-format",
+    ),
+    pytest.param(
+        {"type": "transcription", "audio": {"input": {"format": {"type": "audio/opus"}}}},
+        None,
+        "session.audio.input.format.type must be one of",
+        id="unknown-current-format",
+    ),
+    pytest.param(
+        {"type": "transcription", "audio": {"input": {"format": {"type": "audio/pcm", "rate": 16000}}}},
+        None,
+        "session.audio.input.format.rate must be 24000",
+        id="unsupported-rate",
+    ),
+    pytest.param(
+        {"turn_detection": {"threshold": 1.5}},
+        None,
+        "session.turn_detection.threshold must be between 0.0 and 1.0",
+        id="threshold-above-1",
+    ),
+    pytest.param(
+        {"turn_detection": {"threshold": -0.1}},
+        None,
+        "session.turn_detection.threshold must be between",
+        id="threshold-below-0",
+    ),
+    pytest.param(
+        {"turn_detection": {"threshold": float("nan")}},
+        None,
+        "session.turn_detection.threshold must be between",
+        id="threshold-nan",
+    ),
+    pytest.param(
+        {"turn_detection": {"threshold": "0.5"}},
+        None,
+        "session.turn_detection.threshold must be a number",
+        id="threshold-string",
+    ),
+    pytest.param(
+        {"turn_detection": {"type": "semantic_vad", "threshold": 0.5}},
+        None,
+        "session.turn_detection.threshold does not apply",
+        id="threshold-with-semantic-vad",
+    ),
+    pytest.param(
+        {"turn_detection": {"type": "server_vad", "eagerness": "low"}},
+        None,
+        "session.turn_detection.eagerness does not apply",
+        id="eagerness-with-server-vad",
+    ),
+    pytest.param(
+        {"turn_detection": {"type": "semantic_vad", "eagerness": "fast"}},
+        None,
+        "session.turn_detection.eagerness must be one of",
+        id="bad-eagerness",
+    ),
+    pytest.param(
+        {"turn_detection": {"type": "push_to_talk"}},
+        None,
+        "session.turn_detection.type must be one of",
+        id="bad-vad-type",
+    ),
+    pytest.param(
+        {"turn_detection": {"silence_duration_ms": 1.5}},
+        None,
+        "session.turn_detection.silence_duration_ms must be an integer",
+        id="float-ms",
+    ),
+    pytest.param(
+        {"turn_detection": {"idle_timeout_ms": 100}},
+        None,
+        "session.turn_detection.idle_timeout_ms must be between 5000 and 30000",
+        id="idle-timeout",
+    ),
+    pytest.param(
+        {"turn_detection": {"treshold": 0.5}},
+        None,
+        "did you mean session.turn_detection.threshold",
+        id="typo-threshold",
+    ),
+    pytest.param(
+        {"input_audio_fromat": "pcm16"}, None, "did you mean session.input_audio_format", id="typo-top-level"
+    ),
+    pytest.param(
+        {"input_audio_transcription": {"modle": "whisper-1"}},
+        None,
+        "did you mean session.input_audio_transcription.model",
+        id="typo-nested",
+    ),
+    pytest.param(
+        {"input_audio_transcription": "whisper-1"},
+        None,
+        "session.input_audio_transcription must be an object",
+        id="transcription-not-object",
+    ),
+    pytest.param(
+        {"input_audio_transcription": {"model": 4}},
+        None,
+        "session.input_audio_transcription.model must be a string",
+        id="model-not-string",
+    ),
+    pytest.param(
+        {"input_audio_transcription": {"language": ""}},
+        None,
+        "session.input_audio_transcription.language must not be empty",
+        id="empty-language",
+    ),
+    pytest.param(
+        {"input_audio_transcription": {"delay": "slow"}},
+        None,
+        "session.input_audio_transcription.delay must be one of",
+        id="bad-delay",
+    ),
+    pytest.param(
+        {
+            "input_audio_transcription": {"model": "gpt-realtime-whisper"},
+            "turn_detection": {"type": "server_vad"},
+        },
+        None,
+        "turn detection must be null",
+        id="whisper-realtime-needs-no-vad",
+    ),
+    pytest.param(
+        {"input_audio_noise_reduction": {"type": "studio"}},
+        None,
+        "session.input_audio_noise_reduction.type must be one of",
+        id="bad-noise-reduction",
+    ),
+    pytest.param(
+        {"include": "item.input_audio_transcription.logprobs"},
+        None,
+        "session.include must be a list",
+        id="include-not-list",
+    ),
+    pytest.param(
+        {"modalities": ["video"]}, None, "session.modalities[0] must be one of text, audio", id="bad-modality"
+    ),
     pytest.param({"modalities": []}, None, "session.modalities must not be empty", id="empty-modalities"),
     pytest.param({"model": "gpt-4o-transcribe"}, None, "session.model is not allowed", id="top-level-model"),
-    pytest.param({"client_secret": {"expires_at": 600}}, None, "session.client_secret.expires_at must be an object", id="bare-number-expiry"),
-    pytest.param({"client_secret": {"expires_at": {"seconds": 5}}}, None, "session.client_secret.expires_at.seconds must be between 10 and 7200", id="expiry-too-short"),
-    pytest.param({"client_secret": {"expires_at": {"anchor": "now", "seconds": 60}}}, None, "session.client_secret.expires_at.anchor must be one of created_at", id="bad-anchor"),
-    pytest.param({"client_secret": {"value": "ek_x"}}, None, "session.client_secret.value is not a known field", id="secret-value-given"),
+    pytest.param(
+        {"client_secret": {"expires_at": 600}},
+        None,
+        "session.client_secret.expires_at must be an object",
+        id="bare-number-expiry",
+    ),
+    pytest.param(
+        {"client_secret": {"expires_at": {"seconds": 5}}},
+        None,
+        "session.client_secret.expires_at.seconds must be between 10 and 7200",
+        id="expiry-too-short",
+    ),
+    pytest.param(
+        {"client_secret": {"expires_at": {"anchor": "now", "seconds": 60}}},
+        None,
+        "session.client_secret.expires_at.anchor must be one of created_at",
+        id="bad-anchor",
+    ),
+    pytest.param(
+        {"client_secret": {"value": "ek_x"}},
+        None,
+        "session.client_secret.value is not a known field",
+        id="secret-value-given",
+    ),
     pytest.param(None, 9, "expires_after_seconds must be between 10 and 7200", id="lifetime-too-short"),
     pytest.param(None, 7201, "expires_after_seconds must be between 10 and 7200", id="lifetime-too-long"),
     pytest.param(None, True, "expires_after_seconds must be an integer", id="lifetime-bool"),
     pytest.param(None, 60.5, "expires_after_seconds must be an integer", id="lifetime-float"),
     pytest.param({"client_secret": {"expires_at": {"seconds": 60}}}, 120, "contradicts", id="two-lifetimes"),
     pytest.param({"type": "realtime"}, None, "session.type must be 'transcription'", id="realtime-type"),
-    pytest.param({"type": "transcription", "input_audio_format": "pcm16"}, None, "mixes the beta shape", id="mixed-shapes"),
-    pytest.param({"type": "transcription", "audio": {"output": {}}}, None, "session.audio.output is not a field", id="audio-output"),
+    pytest.param(
+        {"type": "transcription", "input_audio_format": "pcm16"},
+        None,
+        "mixes the beta shape",
+        id="mixed-shapes",
+    ),
+    pytest.param(
+        {"type": "transcription", "audio": {"output": {}}},
+        None,
+        "session.audio.output is not a field",
+        id="audio-output",
+    ),
     pytest.param(["pcm16"], None, "session must be an object", id="session-not-dict"),
     pytest.param({1: "x"}, None, "session must have string keys", id="non-string-key"),
     pytest.param({"future_knob": {1, 2}}, None, "session.future_knob must be JSON", id="unknown-not-json"),
-    pytest.param({"future_knob": float("inf")}, None, "session.future_knob must be a finite number", id="unknown-infinite"),
+    pytest.param(
+        {"future_knob": float("inf")},
+        None,
+        "session.future_knob must be a finite number",
+        id="unknown-infinite",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("session", "lifetime", "message"), BAD_INPUTS)
 @pytest.mark.parametrize("endpoint", contract.ENDPOINTS)
-def test_bad_input_is_a_value_error_naming_the_field(session: object, lifetime: object, message: str, endpoint: str) -> None:
+def test_bad_input_is_a_value_error_naming_the_field(
+    session: object, lifetime: object, message: str, endpoint: str
+) -> None:
     with pytest.raises(ValueError) as caught:  # noqa: PT011 - the message is checked below
         contract.build_request_body(endpoint, session, lifetime)
     assert message in str(caught.value)
@@ -251,17 +483,28 @@ def test_a_format_given_as_a_string_is_read_leniently() -> None:
 
 
 def test_the_token_can_be_left_out_of_the_result() -> None:
-    assert contract.shape_result("client_secrets", CURRENT_ANSWER, include_client_secret=False)["client_secret"] is None
+    assert (
+        contract.shape_result("client_secrets", CURRENT_ANSWER, include_client_secret=False)["client_secret"]
+        is None
+    )
     assert contract.redact_client_secret("client_secrets", CURRENT_ANSWER)["value"] is None
-    assert contract.redact_client_secret("transcription_sessions", BETA_ANSWER)["client_secret"]["value"] is None
+    assert (
+        contract.redact_client_secret("transcription_sessions", BETA_ANSWER)["client_secret"]["value"] is None
+    )
     assert CURRENT_ANSWER["value"] == "ek_abc123abc123abc123", "the original is not modified"
 
 
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ({"error": {"message": "m", "type": "t", "param": "p", "code": "c"}}, {"message": "m", "type": "t", "param": "p", "code": "c"}),
-        ({"error": {"message": "m", "type": "t", "param": None, "code": None}}, {"message": "m", "type": "t", "param": None, "code": None}),
+        (
+            {"error": {"message": "m", "type": "t", "param": "p", "code": "c"}},
+            {"message": "m", "type": "t", "param": "p", "code": "c"},
+        ),
+        (
+            {"error": {"message": "m", "type": "t", "param": None, "code": None}},
+            {"message": "m", "type": "t", "param": None, "code": None},
+        ),
         ("<html>Bad gateway</html>", {"message": None, "type": None, "param": None, "code": None}),
         ({"error": "flat"}, {"message": None, "type": None, "param": None, "code": None}),
     ],

@@ -46,13 +46,21 @@ def assert_beta_answer_shape(body: dict) -> None:
     assert body["object"] == "realtime.transcription_session"
     _assert_unix_seconds(body["expires_at"])
     assert body["input_audio_format"] in {"pcm16", "g711_ulaw", "g711_alaw"}
-    for key in ("modalities", "input_audio_transcription", "turn_detection", "input_audio_noise_reduction", "include"):
+    for key in (
+        "modalities",
+        "input_audio_transcription",
+        "turn_detection",
+        "input_audio_noise_reduction",
+        "include",
+    ):
         assert key in body
     assert body["client_secret"]["value"].startswith("ek_")
     _assert_unix_seconds(body["client_secret"]["expires_at"])
 
 
-def assert_openai_error_shape(response: requests.Response, status: int, param: str | None, code: str | None) -> None:
+def assert_openai_error_shape(
+    response: requests.Response, status: int, param: str | None, code: str | None
+) -> None:
     assert response.status_code == status
     assert response.headers["x-request-id"].startswith("req_")
     error = response.json()["error"]
@@ -62,10 +70,15 @@ def assert_openai_error_shape(response: requests.Response, status: int, param: s
     assert (error["param"], error["code"]) == (param, code)
 
 
-def test_client_secrets_answer_has_the_reference_shape_and_honours_the_lifetime(emulator: RealtimeEmulator) -> None:
+def test_client_secrets_answer_has_the_reference_shape_and_honours_the_lifetime(
+    emulator: RealtimeEmulator,
+) -> None:
     body = {
         "expires_after": {"anchor": "created_at", "seconds": 120},
-        "session": {"type": "transcription", "audio": {"input": {"format": {"type": "audio/pcmu"}, "transcription": {"model": "whisper-1"}}}},
+        "session": {
+            "type": "transcription",
+            "audio": {"input": {"format": {"type": "audio/pcmu"}, "transcription": {"model": "whisper-1"}}},
+        },
     }
     response = _post(emulator, "/realtime/client_secrets", body)
     assert response.status_code == 200 and response.headers["x-request-id"].startswith("req_")
@@ -78,7 +91,10 @@ def test_client_secrets_answer_has_the_reference_shape_and_honours_the_lifetime(
 
 
 def test_transcription_sessions_answer_has_the_reference_shape(emulator: RealtimeEmulator) -> None:
-    body = {"input_audio_format": "g711_alaw", "client_secret": {"expires_at": {"anchor": "created_at", "seconds": 30}}}
+    body = {
+        "input_audio_format": "g711_alaw",
+        "client_secret": {"expires_at": {"anchor": "created_at", "seconds": 30}},
+    }
     answer = _post(emulator, "/realtime/transcription_sessions", body).json()
     assert_beta_answer_shape(answer)
     assert answer["input_audio_format"] == "g711_alaw"
@@ -88,31 +104,102 @@ def test_transcription_sessions_answer_has_the_reference_shape(emulator: Realtim
 @pytest.mark.parametrize(
     ("path", "body", "headers", "status", "param", "code"),
     [
-        ("/realtime/client_secrets", {"session": {"type": "transcription", "audio": {"input": {"format": {"type": "audio/opus"}}}}}, {}, 400, "session.audio.input.format.type", "invalid_value"),
-        ("/realtime/client_secrets", {"expires_after": {"anchor": "created_at", "seconds": 5}}, {}, 400, "expires_after.seconds", "invalid_value"),
+        (
+            "/realtime/client_secrets",
+            {"session": {"type": "transcription", "audio": {"input": {"format": {"type": "audio/opus"}}}}},
+            {},
+            400,
+            "session.audio.input.format.type",
+            "invalid_value",
+        ),
+        (
+            "/realtime/client_secrets",
+            {"expires_after": {"anchor": "created_at", "seconds": 5}},
+            {},
+            400,
+            "expires_after.seconds",
+            "invalid_value",
+        ),
         ("/realtime/client_secrets", {"expires_after": 600}, {}, 400, "expires_after", "invalid_type"),
         ("/realtime/client_secrets", {"model": "gpt-4o-transcribe"}, {}, 400, "model", "unknown_parameter"),
-        ("/realtime/client_secrets", {"session": {"type": "transcription", "model": "x"}}, {}, 400, "session.model", "unknown_parameter"),
-        ("/realtime/transcription_sessions", {"input_audio_format": "mp3"}, {}, 400, "input_audio_format", "invalid_value"),
-        ("/realtime/transcription_sessions", {"client_secret": {"expires_at": {"seconds": 9000}}}, {}, 400, "client_secret.expires_at.seconds", "invalid_value"),
-        ("/realtime/transcription_sessions", {"model": "gpt-4o-transcribe"}, {}, 400, "model", "unknown_parameter"),
-        ("/realtime/transcription_sessions", {"input_audio_transcription": {"model": "nope"}}, {}, 400, "input_audio_transcription.model", "model_not_found"),
-        ("/realtime/client_secrets", {}, {"OpenAI-Beta": "realtime=v1"}, 400, None, "beta_api_shape_disabled"),
+        (
+            "/realtime/client_secrets",
+            {"session": {"type": "transcription", "model": "x"}},
+            {},
+            400,
+            "session.model",
+            "unknown_parameter",
+        ),
+        (
+            "/realtime/transcription_sessions",
+            {"input_audio_format": "mp3"},
+            {},
+            400,
+            "input_audio_format",
+            "invalid_value",
+        ),
+        (
+            "/realtime/transcription_sessions",
+            {"client_secret": {"expires_at": {"seconds": 9000}}},
+            {},
+            400,
+            "client_secret.expires_at.seconds",
+            "invalid_value",
+        ),
+        (
+            "/realtime/transcription_sessions",
+            {"model": "gpt-4o-transcribe"},
+            {},
+            400,
+            "model",
+            "unknown_parameter",
+        ),
+        (
+            "/realtime/transcription_sessions",
+            {"input_audio_transcription": {"model": "nope"}},
+            {},
+            400,
+            "input_audio_transcription.model",
+            "model_not_found",
+        ),
+        (
+            "/realtime/client_secrets",
+            {},
+            {"OpenAI-Beta": "realtime=v1"},
+            400,
+            None,
+            "beta_api_shape_disabled",
+        ),
         ("/realtime/sessions", {}, {}, 404, None, "unknown_url"),
     ],
 )
-def test_invalid_requests_get_openai_errors(emulator: RealtimeEmulator, path: str, body: object, headers: dict, status: int, param: str | None, code: str) -> None:
+def test_invalid_requests_get_openai_errors(
+    emulator: RealtimeEmulator,
+    path: str,
+    body: object,
+    headers: dict,
+    status: int,
+    param: str | None,
+    code: str,
+) -> None:
     assert_openai_error_shape(_post(emulator, path, body, **headers), status, param, code)
 
 
 def test_a_wrong_key_gets_401_in_openai_error_shape(emulator: RealtimeEmulator) -> None:
-    response = requests.post(f"{emulator.base_url}/realtime/client_secrets", json={}, headers={"Authorization": "Bearer sk-wrong-key-123456"}, timeout=5)
+    response = requests.post(
+        f"{emulator.base_url}/realtime/client_secrets",
+        json={},
+        headers={"Authorization": "Bearer sk-wrong-key-123456"},
+        timeout=5,
+    )
     assert_openai_error_shape(response, 401, None, "invalid_api_key")
     assert "sk-wrong-key-123456" not in response.text
 
 
 def test_models_list_for_connection_tests(emulator: RealtimeEmulator) -> None:
-    response = requests.get(f"{emulator.base_url}/models", headers={"Authorization": f"Bearer {emulator.api_key}"}, timeout=5)
+    response = requests.get(
+        f"{emulator.base_url}/models", headers={"Authorization": f"Bearer {emulator.api_key}"}, timeout=5
+    )
     assert response.status_code == 200
     assert {model["id"] for model in response.json()["data"]} >= {"gpt-4o-transcribe", "whisper-1"}
 
@@ -131,7 +218,12 @@ def test_scripted_faults_carry_their_headers_and_error_shape(emulator: RealtimeE
 def test_counts_requests_and_connections(emulator: RealtimeEmulator) -> None:
     with requests.Session() as session:
         for _ in range(3):
-            session.post(f"{emulator.base_url}/realtime/client_secrets", json={}, headers={"Authorization": f"Bearer {emulator.api_key}"}, timeout=5)
+            session.post(
+                f"{emulator.base_url}/realtime/client_secrets",
+                json={},
+                headers={"Authorization": f"Bearer {emulator.api_key}"},
+                timeout=5,
+            )
     requests.post(f"{emulator.base_url}/realtime/client_secrets", json={}, timeout=5)
     assert emulator.request_count == 4
     assert emulator.connection_count == 2
@@ -139,7 +231,15 @@ def test_counts_requests_and_connections(emulator: RealtimeEmulator) -> None:
 
 def test_runs_from_the_command_line() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_realtime.testing", "--port", "0", "--api-key", "sk-cli-key-0123456789"],
+        [
+            sys.executable,
+            "-m",
+            "airflow_provider_realtime.testing",
+            "--port",
+            "0",
+            "--api-key",
+            "sk-cli-key-0123456789",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -147,7 +247,12 @@ def test_runs_from_the_command_line() -> None:
         assert process.stdout is not None
         base_url = process.stdout.readline().strip()
         assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1")
-        response = requests.post(f"{base_url}/realtime/client_secrets", json={}, headers={"Authorization": "Bearer sk-cli-key-0123456789"}, timeout=5)
+        response = requests.post(
+            f"{base_url}/realtime/client_secrets",
+            json={},
+            headers={"Authorization": "Bearer sk-cli-key-0123456789"},
+            timeout=5,
+        )
         assert_current_answer_shape(response.json())
     finally:
         process.terminate()

@@ -26,12 +26,24 @@ from airflow_provider_realtime.exceptions import (
     RealtimeTimeoutError,
 )
 from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook
-from airflow_provider_realtime.retry import RetryPolicy, backoff_wait, server_requested_wait, wait_before_retry
+from airflow_provider_realtime.retry import (
+    RetryPolicy,
+    backoff_wait,
+    server_requested_wait,
+    wait_before_retry,
+)
 from airflow_provider_realtime.testing import Fault, RealtimeEmulator
 
 MakeHook = Callable[..., OpenAIRealtimeHook]
 OK = None  # a normal answer in a script
-BAD_REQUEST = {"error": {"message": "Invalid value for 'x'.", "type": "invalid_request_error", "param": "session.x", "code": "invalid_value"}}
+BAD_REQUEST = {
+    "error": {
+        "message": "Invalid value for 'x'.",
+        "type": "invalid_request_error",
+        "param": "session.x",
+        "code": "invalid_value",
+    }
+}
 
 
 def _http_date(seconds_from_now: float) -> str:
@@ -42,30 +54,64 @@ def _http_date(seconds_from_now: float) -> str:
 SCENARIOS = [
     pytest.param([Fault.error(429, retry_after_ms=5), OK], {}, None, 2, id="429-retry-after-ms-then-ok"),
     pytest.param([Fault.error(429, retry_after="0"), OK], {}, None, 2, id="429-retry-after-seconds-then-ok"),
-    pytest.param([Fault.error(429, retry_after=_http_date(-5)), OK], {}, None, 2, id="429-retry-after-http-date-then-ok"),
-    pytest.param([Fault.error(500), Fault.error(502), Fault.error(503), OK], {}, None, 4, id="500-502-503-then-ok"),
+    pytest.param(
+        [Fault.error(429, retry_after=_http_date(-5)), OK],
+        {},
+        None,
+        2,
+        id="429-retry-after-http-date-then-ok",
+    ),
+    pytest.param(
+        [Fault.error(500), Fault.error(502), Fault.error(503), OK], {}, None, 4, id="500-502-503-then-ok"
+    ),
     pytest.param([Fault.error(504), OK], {}, None, 2, id="504-then-ok"),
     pytest.param([Fault.error(408), Fault.error(409), OK], {}, None, 3, id="408-409-then-ok"),
-    pytest.param([Fault.error(400, should_retry=True, body=BAD_REQUEST), OK], {}, None, 2, id="400-with-x-should-retry-true"),
+    pytest.param(
+        [Fault.error(400, should_retry=True, body=BAD_REQUEST), OK],
+        {},
+        None,
+        2,
+        id="400-with-x-should-retry-true",
+    ),
     pytest.param([Fault.drop(), OK], {}, None, 2, id="dropped-connection-then-ok"),
     pytest.param([Fault.slow(0.5), OK], {"timeout": 0.1}, None, 2, id="read-timeout-then-ok"),
     pytest.param([Fault.non_json(502), OK], {}, None, 2, id="html-502-then-ok"),
-    pytest.param([Fault.error(503, should_retry=False)], {}, RealtimeServerError, 1, id="503-with-x-should-retry-false"),
-    pytest.param([Fault.error(400, body=BAD_REQUEST)], {}, RealtimeInvalidRequestError, 1, id="400-not-retried"),
+    pytest.param(
+        [Fault.error(503, should_retry=False)], {}, RealtimeServerError, 1, id="503-with-x-should-retry-false"
+    ),
+    pytest.param(
+        [Fault.error(400, body=BAD_REQUEST)], {}, RealtimeInvalidRequestError, 1, id="400-not-retried"
+    ),
     pytest.param([Fault.error(403)], {}, RealtimeAuthenticationError, 1, id="403-not-retried"),
     pytest.param([Fault.error(404)], {}, RealtimeInvalidRequestError, 1, id="404-not-retried"),
     pytest.param([Fault.error(422)], {}, RealtimeInvalidRequestError, 1, id="422-not-retried"),
     pytest.param([Fault.error(429)] * 4, {}, RealtimeRateLimitError, 4, id="429-exhausted"),
-    pytest.param([Fault.error(429, retry_after="3600")], {}, RealtimeRateLimitError, 1, id="429-asks-longer-than-cap"),
-    pytest.param([Fault.error(503)] * 3, {"max_retries": 2}, RealtimeServerError, 3, id="503-exhausted-max-retries-2"),
+    pytest.param(
+        [Fault.error(429, retry_after="3600")], {}, RealtimeRateLimitError, 1, id="429-asks-longer-than-cap"
+    ),
+    pytest.param(
+        [Fault.error(503)] * 3, {"max_retries": 2}, RealtimeServerError, 3, id="503-exhausted-max-retries-2"
+    ),
     pytest.param([Fault.non_json(502)] * 4, {}, RealtimeServerError, 4, id="html-502-exhausted"),
     pytest.param([Fault.error(500)], {"max_retries": 0}, RealtimeServerError, 1, id="retries-disabled"),
     pytest.param([Fault.drop()] * 4, {}, RealtimeConnectionError, 4, id="dropped-exhausted"),
-    pytest.param([Fault.slow(0.5)] * 2, {"timeout": 0.1, "max_retries": 1}, RealtimeTimeoutError, 2, id="read-timeout-exhausted"),
+    pytest.param(
+        [Fault.slow(0.5)] * 2,
+        {"timeout": 0.1, "max_retries": 1},
+        RealtimeTimeoutError,
+        2,
+        id="read-timeout-exhausted",
+    ),
     pytest.param([Fault.truncate()], {}, RealtimeMalformedResponseError, 1, id="truncated-body"),
     pytest.param([Fault.non_json(200)], {}, RealtimeMalformedResponseError, 1, id="non-json-200"),
     pytest.param([Fault.null_secret()], {}, RealtimeMalformedResponseError, 1, id="null-client-secret"),
-    pytest.param([Fault(status=200, body={"session": {}})], {}, RealtimeMalformedResponseError, 1, id="missing-client-secret"),
+    pytest.param(
+        [Fault(status=200, body={"session": {}})],
+        {},
+        RealtimeMalformedResponseError,
+        1,
+        id="missing-client-secret",
+    ),
 ]
 
 
@@ -110,12 +156,19 @@ def test_openai_error_fields_reach_the_exception(make_hook: MakeHook, emulator: 
     with pytest.raises(RealtimeInvalidRequestError) as caught:
         make_hook().create_client_secret()
     error = caught.value
-    assert (error.status, error.error_type, error.code, error.param) == (400, "invalid_request_error", "invalid_value", "session.x")
+    assert (error.status, error.error_type, error.code, error.param) == (
+        400,
+        "invalid_request_error",
+        "invalid_value",
+        "session.x",
+    )
     assert error.api_message == "Invalid value for 'x'."
     assert "param=session.x" in str(error)
 
 
-def test_a_wrong_key_is_an_authentication_error_that_hides_the_key(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
+def test_a_wrong_key_is_an_authentication_error_that_hides_the_key(
+    make_hook: MakeHook, emulator: RealtimeEmulator
+) -> None:
     wrong = "sk-proj-abcdefgh12345678"
     with pytest.raises(RealtimeAuthenticationError) as caught:
         make_hook(password=wrong).create_client_secret()
@@ -152,7 +205,10 @@ def test_server_requested_wait(headers: dict, expected: float | None) -> None:
 
 
 def test_server_requested_wait_reads_http_dates() -> None:
-    assert server_requested_wait({"retry-after": email.utils.formatdate(1_000_030, usegmt=True)}, now=1_000_000) == 30
+    assert (
+        server_requested_wait({"retry-after": email.utils.formatdate(1_000_030, usegmt=True)}, now=1_000_000)
+        == 30
+    )
 
 
 def test_backoff_grows_exponentially_is_capped_and_jittered_down() -> None:
@@ -218,7 +274,9 @@ def test_soak_every_mint_succeeds_on_reused_connections_with_flat_memory(
     ]
     grown = sum(
         stat.size_diff
-        for stat in after.filter_traces(not_this_test).compare_to(before.filter_traces(not_this_test), "filename")
+        for stat in after.filter_traces(not_this_test).compare_to(
+            before.filter_traces(not_this_test), "filename"
+        )
     )
     print(
         f"soak: {SOAK_MINTS} mints, {faults} faults injected ({faults / len(script):.1%} of answers), "

@@ -17,7 +17,9 @@ BETA_SESSION = {
 }
 
 
-def test_current_endpoint_gets_the_translated_json_and_bearer_auth(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
+def test_current_endpoint_gets_the_translated_json_and_bearer_auth(
+    make_hook: MakeHook, emulator: RealtimeEmulator
+) -> None:
     response = make_hook().create_client_secret(BETA_SESSION, expires_after_seconds=120)
 
     sent = emulator.requests[-1]
@@ -45,15 +47,22 @@ def test_current_endpoint_gets_the_translated_json_and_bearer_auth(make_hook: Ma
 
 
 def test_beta_endpoint_gets_beta_json(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
-    make_hook().create_client_secret(BETA_SESSION, endpoint="transcription_sessions", expires_after_seconds=60)
+    make_hook().create_client_secret(
+        BETA_SESSION, endpoint="transcription_sessions", expires_after_seconds=60
+    )
 
     sent = emulator.requests[-1]
     assert sent.path == "/v1/realtime/transcription_sessions"
-    assert sent.body == {**BETA_SESSION, "client_secret": {"expires_at": {"anchor": "created_at", "seconds": 60}}}
+    assert sent.body == {
+        **BETA_SESSION,
+        "client_secret": {"expires_at": {"anchor": "created_at", "seconds": 60}},
+    }
     assert "openai-beta" not in sent.headers
 
 
-def test_organization_and_project_headers_are_sent_when_set(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
+def test_organization_and_project_headers_are_sent_when_set(
+    make_hook: MakeHook, emulator: RealtimeEmulator
+) -> None:
     make_hook(organization="org-123", project="proj_456").create_client_secret()
     headers = emulator.requests[-1].headers
     assert (headers["openai-organization"], headers["openai-project"]) == ("org-123", "proj_456")
@@ -66,7 +75,9 @@ def test_azure_sends_the_key_as_api_key_header(make_hook: MakeHook, emulator: Re
     assert "authorization" not in headers
 
 
-def test_test_connection_lists_models_and_mints_nothing(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
+def test_test_connection_lists_models_and_mints_nothing(
+    make_hook: MakeHook, emulator: RealtimeEmulator
+) -> None:
     ok, message = make_hook().test_connection()
     assert ok, message
     assert [(r.method, r.path) for r in emulator.requests] == [("GET", "/v1/models")]
@@ -78,7 +89,11 @@ def test_test_connection_reports_a_wrong_key_without_showing_it(make_hook: MakeH
     ok, message = make_hook(password=wrong_key).test_connection()
     assert not ok
     assert "401" in message and "Authentication failed" in message
-    assert wrong_key not in message and "0123456789abcdef" not in message and "cdef" not in message.split("OpenAI says")[-1].split("***")[0]
+    assert (
+        wrong_key not in message
+        and "0123456789abcdef" not in message
+        and "cdef" not in message.split("OpenAI says")[-1].split("***")[0]
+    )
 
 
 def test_test_connection_reports_an_unreachable_host(make_hook: MakeHook) -> None:
@@ -118,7 +133,9 @@ def test_connections_are_kept_alive_across_hooks(make_hook: MakeHook, emulator: 
         pytest.param({"api_type": "aws"}, "extra 'api_type' must be one of", id="bad-api-type"),
     ],
 )
-def test_bad_extras_name_the_key_and_connection_but_not_the_value(make_hook: MakeHook, extra: dict, message: str) -> None:
+def test_bad_extras_name_the_key_and_connection_but_not_the_value(
+    make_hook: MakeHook, extra: dict, message: str
+) -> None:
     hook = make_hook(**extra)
     with pytest.raises(ValueError, match=message) as caught:
         hook.create_client_secret()
@@ -132,7 +149,9 @@ def test_a_connection_without_a_key_is_a_clear_error(make_hook: MakeHook, emulat
     assert emulator.request_count == 0
 
 
-def test_uri_form_extras_arrive_as_text_and_still_work(monkeypatch: pytest.MonkeyPatch, emulator: RealtimeEmulator) -> None:
+def test_uri_form_extras_arrive_as_text_and_still_work(
+    monkeypatch: pytest.MonkeyPatch, emulator: RealtimeEmulator
+) -> None:
     host = emulator.base_url.replace("http://", "")
     monkeypatch.setenv(
         "AIRFLOW_CONN_REALTIME_URI",

@@ -12,10 +12,22 @@ from airflow_provider_realtime.operators.transcription_session import CreateTran
 from airflow_provider_realtime.testing import Fault, RealtimeEmulator
 
 STRUCTURED_KEYS = {
-    "client_secret", "client_secret_expires_at", "modalities", "input_audio_format", "input_audio_transcription",
-    "turn_detection", "input_audio_noise_reduction", "include", "session_id", "session_expires_at", "endpoint",
+    "client_secret",
+    "client_secret_expires_at",
+    "modalities",
+    "input_audio_format",
+    "input_audio_transcription",
+    "turn_detection",
+    "input_audio_noise_reduction",
+    "include",
+    "session_id",
+    "session_expires_at",
+    "endpoint",
 }
-SESSION = {"input_audio_format": "g711_ulaw", "input_audio_transcription": {"model": "whisper-1", "language": "en"}}
+SESSION = {
+    "input_audio_format": "g711_ulaw",
+    "input_audio_transcription": {"model": "whisper-1", "language": "en"},
+}
 
 
 class RecordingTaskInstance:
@@ -33,8 +45,14 @@ def run(operator: CreateTranscriptionSessionOperator) -> tuple[dict, RecordingTa
 
 
 @pytest.mark.parametrize("endpoint", ["client_secrets", "transcription_sessions"])
-def test_structured_result_has_the_same_keys_for_both_endpoints(realtime_connection: RealtimeEmulator, endpoint: str) -> None:
-    result, ti = run(CreateTranscriptionSessionOperator(task_id="mint", session=SESSION, endpoint=endpoint, expires_after_seconds=60))
+def test_structured_result_has_the_same_keys_for_both_endpoints(
+    realtime_connection: RealtimeEmulator, endpoint: str
+) -> None:
+    result, ti = run(
+        CreateTranscriptionSessionOperator(
+            task_id="mint", session=SESSION, endpoint=endpoint, expires_after_seconds=60
+        )
+    )
     assert set(result) == STRUCTURED_KEYS
     assert result["client_secret"] == realtime_connection.minted_tokens[-1]
     assert result["input_audio_format"] == "g711_ulaw"
@@ -58,7 +76,11 @@ def test_config_holds_no_key_and_no_token(realtime_connection: RealtimeEmulator)
 
 
 def test_config_repeats_the_same_request(realtime_connection: RealtimeEmulator) -> None:
-    _, ti = run(CreateTranscriptionSessionOperator(task_id="first", session=SESSION, endpoint="transcription_sessions", expires_after_seconds=90))
+    _, ti = run(
+        CreateTranscriptionSessionOperator(
+            task_id="first", session=SESSION, endpoint="transcription_sessions", expires_after_seconds=90
+        )
+    )
     first_request = realtime_connection.requests[-1]
     second, ti2 = run(CreateTranscriptionSessionOperator(task_id="second", config=ti.pushed["config"]))
     repeat = realtime_connection.requests[-1]
@@ -68,15 +90,31 @@ def test_config_repeats_the_same_request(realtime_connection: RealtimeEmulator) 
 
 
 def test_explicit_arguments_override_the_config(realtime_connection: RealtimeEmulator) -> None:
-    _, ti = run(CreateTranscriptionSessionOperator(task_id="first", session=SESSION, endpoint="transcription_sessions"))
-    run(CreateTranscriptionSessionOperator(task_id="second", config=ti.pushed["config"], endpoint="client_secrets"))
+    _, ti = run(
+        CreateTranscriptionSessionOperator(
+            task_id="first", session=SESSION, endpoint="transcription_sessions"
+        )
+    )
+    run(
+        CreateTranscriptionSessionOperator(
+            task_id="second", config=ti.pushed["config"], endpoint="client_secrets"
+        )
+    )
     repeat = realtime_connection.requests[-1]
     assert repeat.path == "/v1/realtime/client_secrets"
     assert repeat.body["session"]["audio"]["input"]["format"] == {"type": "audio/pcmu"}
 
 
-def test_a_config_pointing_elsewhere_is_refused_before_the_key_is_sent(realtime_connection: RealtimeEmulator) -> None:
-    config = {"conn_id": "openai_realtime_default", "endpoint": "client_secrets", "session": None, "expires_after_seconds": None, "base_url": "https://attacker.example/v1"}
+def test_a_config_pointing_elsewhere_is_refused_before_the_key_is_sent(
+    realtime_connection: RealtimeEmulator,
+) -> None:
+    config = {
+        "conn_id": "openai_realtime_default",
+        "endpoint": "client_secrets",
+        "session": None,
+        "expires_after_seconds": None,
+        "base_url": "https://attacker.example/v1",
+    }
     with pytest.raises(ValueError, match="config.base_url"):
         run(CreateTranscriptionSessionOperator(task_id="again", config=config))
     assert realtime_connection.request_count == 0
@@ -91,7 +129,10 @@ def test_raw_result_is_status_and_body(realtime_connection: RealtimeEmulator) ->
 def test_raw_can_return_an_error_status_instead_of_failing(realtime_connection: RealtimeEmulator) -> None:
     result, ti = run(
         CreateTranscriptionSessionOperator(
-            task_id="probe", session={"input_audio_transcription": {"model": "not-a-model"}}, result_format="raw", raise_for_status=False
+            task_id="probe",
+            session={"input_audio_transcription": {"model": "not-a-model"}},
+            result_format="raw",
+            raise_for_status=False,
         )
     )
     assert result["status"] == 400
@@ -113,7 +154,11 @@ def test_raw_passes_a_null_secret_through(realtime_connection: RealtimeEmulator)
 
 @pytest.mark.parametrize("result_format", ["structured", "raw"])
 def test_the_token_can_be_kept_out_of_xcom(realtime_connection: RealtimeEmulator, result_format: str) -> None:
-    result, ti = run(CreateTranscriptionSessionOperator(task_id="mint", result_format=result_format, include_client_secret=False))
+    result, ti = run(
+        CreateTranscriptionSessionOperator(
+            task_id="mint", result_format=result_format, include_client_secret=False
+        )
+    )
     token = realtime_connection.minted_tokens[-1]
     assert token not in json.dumps(result) and token not in json.dumps(ti.pushed)
 
@@ -121,27 +166,55 @@ def test_the_token_can_be_kept_out_of_xcom(realtime_connection: RealtimeEmulator
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        pytest.param({"session": {"input_audio_format": "mp3"}}, "session.input_audio_format", id="bad-format"),
-        pytest.param({"session": {"turn_detection": {"threshold": 2}}}, "session.turn_detection.threshold", id="bad-threshold"),
-        pytest.param({"session": {"model": "gpt-4o-transcribe"}}, "session.model is not allowed", id="top-level-model"),
-        pytest.param({"expires_after_seconds": 5}, "expires_after_seconds must be between 10 and 7200", id="short-lifetime"),
-        pytest.param({"expires_after_seconds": "ten"}, "expires_after_seconds must be an integer", id="lifetime-text"),
-        pytest.param({"endpoint": "sessions"}, "endpoint must be one of client_secrets, transcription_sessions", id="endpoint"),
-        pytest.param({"result_format": "table"}, "result_format must be one of structured, raw", id="result-format"),
-        pytest.param({"raise_for_status": False}, "raise_for_status=False needs result_format='raw'", id="structured-without-raise"),
+        pytest.param(
+            {"session": {"input_audio_format": "mp3"}}, "session.input_audio_format", id="bad-format"
+        ),
+        pytest.param(
+            {"session": {"turn_detection": {"threshold": 2}}},
+            "session.turn_detection.threshold",
+            id="bad-threshold",
+        ),
+        pytest.param(
+            {"session": {"model": "gpt-4o-transcribe"}}, "session.model is not allowed", id="top-level-model"
+        ),
+        pytest.param(
+            {"expires_after_seconds": 5},
+            "expires_after_seconds must be between 10 and 7200",
+            id="short-lifetime",
+        ),
+        pytest.param(
+            {"expires_after_seconds": "ten"}, "expires_after_seconds must be an integer", id="lifetime-text"
+        ),
+        pytest.param(
+            {"endpoint": "sessions"},
+            "endpoint must be one of client_secrets, transcription_sessions",
+            id="endpoint",
+        ),
+        pytest.param(
+            {"result_format": "table"}, "result_format must be one of structured, raw", id="result-format"
+        ),
+        pytest.param(
+            {"raise_for_status": False},
+            "raise_for_status=False needs result_format='raw'",
+            id="structured-without-raise",
+        ),
         pytest.param({"config": ["x"]}, "config must be a dict", id="config-type"),
         pytest.param({"config": {"api_key": "x"}}, "config.api_key is not a known key", id="config-key"),
         pytest.param({"conn_id": 7}, "conn_id must be a string", id="conn-id-type"),
     ],
 )
-def test_bad_arguments_fail_before_any_network_call(realtime_connection: RealtimeEmulator, arguments: dict, message: str) -> None:
+def test_bad_arguments_fail_before_any_network_call(
+    realtime_connection: RealtimeEmulator, arguments: dict, message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         run(CreateTranscriptionSessionOperator(task_id="mint", **arguments))
     assert realtime_connection.request_count == 0
 
 
 def test_the_constructor_does_no_work() -> None:
-    operator = CreateTranscriptionSessionOperator(task_id="mint", conn_id="does_not_exist", session={"input_audio_format": "mp3"})
+    operator = CreateTranscriptionSessionOperator(
+        task_id="mint", conn_id="does_not_exist", session={"input_audio_format": "mp3"}
+    )
     assert "hook" not in vars(operator), "the hook is built in execute, not at DAG parse time"
 
 
@@ -152,7 +225,12 @@ def test_templated_fields_render(realtime_connection: RealtimeEmulator) -> None:
     with DAG("templating", schedule=None):
         operator = CreateTranscriptionSessionOperator(
             task_id="mint",
-            session={"input_audio_transcription": {"model": "{{ params.model }}", "language": "{{ params.language }}"}},
+            session={
+                "input_audio_transcription": {
+                    "model": "{{ params.model }}",
+                    "language": "{{ params.language }}",
+                }
+            },
             expires_after_seconds="{{ params.ttl }}",
         )
     context = {"params": {"model": "whisper-1", "language": "de", "ttl": 45}}
@@ -182,5 +260,7 @@ def test_every_public_parameter_can_be_mapped(parameter: str) -> None:
     from airflow.sdk import DAG
 
     with DAG(f"map_{parameter}", schedule=None):
-        mapped = CreateTranscriptionSessionOperator.partial(task_id="mint").expand(**{parameter: PUBLIC_PARAMETERS[parameter]})
+        mapped = CreateTranscriptionSessionOperator.partial(task_id="mint").expand(
+            **{parameter: PUBLIC_PARAMETERS[parameter]}
+        )
     assert parameter in mapped.expand_input.value

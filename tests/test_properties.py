@@ -14,16 +14,50 @@ KNOWN_KEYS = sorted(
     | contract.CURRENT_KEYS
     | contract.TRANSCRIPTION_KEYS
     | contract.ALL_VAD_KEYS
-    | {"audio", "input", "format", "transcription", "noise_reduction", "expires_at", "seconds", "anchor", "rate", "model"}
+    | {
+        "audio",
+        "input",
+        "format",
+        "transcription",
+        "noise_reduction",
+        "expires_at",
+        "seconds",
+        "anchor",
+        "rate",
+        "model",
+    }
 )
 KNOWN_VALUES = [
-    "pcm16", "g711_ulaw", "g711_alaw", "audio/pcm", "audio/pcmu", "audio/pcma", "server_vad", "semantic_vad",
-    "near_field", "far_field", "transcription", "created_at", "text", "audio", "low", "auto", "minimal",
-    "gpt-realtime-whisper", "whisper-1", 24000, 0.5, 600,
+    "pcm16",
+    "g711_ulaw",
+    "g711_alaw",
+    "audio/pcm",
+    "audio/pcmu",
+    "audio/pcma",
+    "server_vad",
+    "semantic_vad",
+    "near_field",
+    "far_field",
+    "transcription",
+    "created_at",
+    "text",
+    "audio",
+    "low",
+    "auto",
+    "minimal",
+    "gpt-realtime-whisper",
+    "whisper-1",
+    24000,
+    0.5,
+    600,
 ]
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=12), st.sampled_from(KNOWN_VALUES),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.sampled_from(KNOWN_VALUES),
 )
 keys = st.one_of(st.sampled_from(KNOWN_KEYS), st.text(max_size=10))
 values = st.recursive(
@@ -43,7 +77,9 @@ FIELD_PREFIXES = ("session", "expires_after_seconds")
 
 @settings(max_examples=600, deadline=None)
 @given(session=sessions, lifetime=lifetimes, endpoint=st.sampled_from(contract.ENDPOINTS))
-def test_any_settings_give_a_request_or_a_value_error_naming_a_field(session: object, lifetime: object, endpoint: str) -> None:
+def test_any_settings_give_a_request_or_a_value_error_naming_a_field(
+    session: object, lifetime: object, endpoint: str
+) -> None:
     try:
         body = contract.build_request_body(endpoint, session, lifetime)
     except ValueError as error:
@@ -62,6 +98,14 @@ def test_any_settings_give_a_request_or_a_value_error_naming_a_field(session: ob
 @given(body=values, endpoint=st.sampled_from(contract.ENDPOINTS))
 def test_shaping_any_answer_never_raises(body: object, endpoint: str) -> None:
     result = contract.shape_result(endpoint, body)
-    assert set(result) >= {"client_secret", "client_secret_expires_at", "modalities", "input_audio_format", "input_audio_transcription", "turn_detection", "session_id"}
+    assert set(result) >= {
+        "client_secret",
+        "client_secret_expires_at",
+        "modalities",
+        "input_audio_format",
+        "input_audio_transcription",
+        "turn_detection",
+        "session_id",
+    }
     contract.parse_error(body)
     contract.redact_client_secret(endpoint, body)

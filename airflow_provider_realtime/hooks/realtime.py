@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import threading
@@ -82,6 +83,8 @@ class ConnectionSettings:
     headers: dict[str, str] = field(repr=False)
     timeout: tuple[float, float]
     retry: RetryPolicy
+    proxies: dict[str, str] = field(repr=False)  # proxy URLs may embed credentials
+    verify: bool | str = True
 
 
 _session_lock = threading.Lock()
@@ -95,6 +98,10 @@ def shared_http_session() -> requests.Session:
     Tasks build a new operator and hook per run; a per-hook session would pay a TCP (and TLS) handshake
     for every token. The session carries no credentials (they go in per-request headers) and keeps no
     cookies. A forked child gets its own session instead of sharing the parent's sockets.
+
+    ``trust_env`` is off: requests would otherwise scan the whole environment for proxies on every
+    request (a quarter of a mint's CPU time) and let a ``~/.netrc`` entry replace our Authorization
+    header. The hook reads the same variables once instead (see ``ConnectionSettings``).
     """
     global _session, _session_pid
     if _session is not None and _session_pid == os.getpid():
@@ -106,9 +113,33 @@ def shared_http_session() -> requests.Session:
             import requests
 
             session = requests.Session()
+            session.trust_env = False
             session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
             _session, _session_pid = session, os.getpid()
     return _session
+
+
+# The environment variables requests consults for proxies and CA bundles (see shared_http_session).
+_TRANSPORT_VARIABLES: Final = tuple(
+    name for base in ("http_proxy", "https_proxy", "all_proxy", "no_proxy") for name in (base, base.upper())
+) + ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+def environment_transport(base_url: str) -> tuple[dict[str, str], bool | str]:
+    """Proxies and TLS verification for ``base_url`` from the environment, as requests would pick them.
+
+    Cached on the variables' current values, so a changed environment is still honoured.
+    """
+    return _transport_for(base_url, tuple(os.environ.get(name) for name in _TRANSPORT_VARIABLES))
+
+
+@functools.lru_cache(maxsize=32)
+def _transport_for(base_url: str, _environment: tuple[str | None, ...]) -> tuple[dict[str, str], bool | str]:
+    import requests.utils
+
+    proxies = requests.utils.get_environ_proxies(base_url)
+    verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return proxies, verify
 
 
 class OpenAIRealtimeHook(BaseHook):
@@ -178,11 +209,15 @@ class OpenAIRealtimeHook(BaseHook):
             backoff_max=float(extras.get("backoff_max", DEFAULT_BACKOFF_MAX)),
             retry_after_max=float(extras.get("retry_after_max", DEFAULT_RETRY_AFTER_MAX)),
         )
+        base_url = _base_url(conn.host, conn.port)
+        proxies, verify = environment_transport(base_url)
         return ConnectionSettings(
-            base_url=_base_url(conn.host, conn.port),
+            base_url=base_url,
             headers=headers,
             timeout=(connect_timeout, read_timeout),
             retry=policy,
+            proxies=proxies,
+            verify=verify,
         )
 
     def _checked_extras(self, extras: Any) -> dict[str, Any]:
@@ -313,7 +348,13 @@ class OpenAIRealtimeHook(BaseHook):
             retry_headers: Mapping[str, str] = {}
             try:
                 answer = session.request(
-                    method, url, json=body, headers=settings.headers, timeout=settings.timeout
+                    method,
+                    url,
+                    json=body,
+                    headers=settings.headers,
+                    timeout=settings.timeout,
+                    proxies=settings.proxies,
+                    verify=settings.verify,
                 )
             except requests.exceptions.ChunkedEncodingError:
                 # The body broke off: the server may have minted a token, so do not mint again blindly.

@@ -21,7 +21,12 @@ SESSION = {
 }
 
 
-@dag(dag_id="http_operator_mint", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
+@dag(
+    dag_id="http_operator_mint",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+)
 def http_operator_mint() -> None:
     mint = HttpOperator(
         task_id="mint",
