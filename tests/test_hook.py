@@ -164,6 +164,6 @@ def test_uri_form_extras_arrive_as_text_and_still_work(
 
 
 def test_bad_settings_fail_before_any_request(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
-    with pytest.raises(ValueError, match="session.input_audio_format"):
+    with pytest.raises(ValueError, match=r"session\.input_audio_format"):
         make_hook().create_client_secret({"input_audio_format": "opus"})
     assert emulator.request_count == 0

@@ -115,7 +115,7 @@ def test_a_config_pointing_elsewhere_is_refused_before_the_key_is_sent(
         "expires_after_seconds": None,
         "base_url": "https://attacker.example/v1",
     }
-    with pytest.raises(ValueError, match="config.base_url"):
+    with pytest.raises(ValueError, match=r"config\.base_url"):
         run(CreateTranscriptionSessionOperator(task_id="again", config=config))
     assert realtime_connection.request_count == 0
 
@@ -234,7 +234,7 @@ def test_templated_fields_render(realtime_connection: RealtimeEmulator) -> None:
             expires_after_seconds="{{ params.ttl }}",
         )
     context = {"params": {"model": "whisper-1", "language": "de", "ttl": 45}}
-    operator.render_template_fields(context, jinja_env=Environment(autoescape=False))  # type: ignore[arg-type]
+    operator.render_template_fields(context, jinja_env=Environment(autoescape=False))  # noqa: S701 - as Airflow renders  # type: ignore[arg-type]
     result, ti = run(operator)
     assert realtime_connection.requests[-1].body["expires_after"]["seconds"] == 45
     assert result["input_audio_transcription"] == {"model": "whisper-1", "language": "de"}

@@ -120,9 +120,15 @@ def shared_http_session() -> requests.Session:
 
 
 # The environment variables requests consults for proxies and CA bundles (see shared_http_session).
-_TRANSPORT_VARIABLES: Final = tuple(
-    name for base in ("http_proxy", "https_proxy", "all_proxy", "no_proxy") for name in (base, base.upper())
-) + ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+_TRANSPORT_VARIABLES: Final = (
+    *(
+        name
+        for base in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+        for name in (base, base.upper())
+    ),
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+)
 
 
 def environment_transport(base_url: str) -> tuple[dict[str, str], bool | str]:
