@@ -10,6 +10,7 @@ sent to it exactly as ``mask_secret`` would. A token of any other shape goes thr
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 from typing import Final
@@ -45,9 +46,11 @@ def _tell_supervisor(token: str) -> None:
     comms = getattr(task_runner, "SUPERVISOR_COMMS", None)
     if comms is None:
         return
-    from airflow.sdk.execution_time.comms import MaskSecret
+    # As airflow.sdk.log.mask_secret does: a supervisor that cannot take the message must not fail the task.
+    with contextlib.suppress(Exception):
+        from airflow.sdk.execution_time.comms import MaskSecret
 
-    comms.send(MaskSecret(value=token, name=None))
+        comms.send(MaskSecret(value=token, name=None))
 
 
 _KEY_OR_TOKEN = re.compile(r"\b(?:sk-|ek_)[^\s'\",]*")

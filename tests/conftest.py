@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -56,8 +57,14 @@ def make_hook(
 
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> AirflowSandbox:
-    """A real Airflow home with a migrated SQLite database, shared by the slow tests."""
-    box = AirflowSandbox(tmp_path_factory.mktemp("airflow-home"), EXAMPLE_DAGS)
+    """A real Airflow home with a migrated SQLite database, shared by the slow tests.
+
+    Its DAGs folder holds the example DAGs and the tests' own DAGs.
+    """
+    dags = tmp_path_factory.mktemp("dags")
+    for source in [*EXAMPLE_DAGS.glob("*.py"), *(ROOT / "tests" / "dags").glob("*.py")]:
+        shutil.copy(source, dags)
+    box = AirflowSandbox(tmp_path_factory.mktemp("airflow-home"), dags)
     box.migrate()
     return box
 

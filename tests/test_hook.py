@@ -167,3 +167,39 @@ def test_bad_settings_fail_before_any_request(make_hook: MakeHook, emulator: Rea
     with pytest.raises(ValueError, match=r"session\.input_audio_format"):
         make_hook().create_client_secret({"input_audio_format": "opus"})
     assert emulator.request_count == 0
+
+
+def test_form_prefixed_extras_are_understood(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
+    make_hook(extra__openai_realtime__organization="org-form").create_client_secret()
+    assert emulator.requests[-1].headers["openai-organization"] == "org-form"
+
+
+def test_the_task_supervisor_is_told_each_token(make_hook: MakeHook, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside a task the supervisor writes (and masks) the log file; it must learn every token."""
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time.comms import MaskSecret
+
+    class RecordingComms:
+        def __init__(self) -> None:
+            self.sent: list[object] = []
+
+        def send(self, message: object) -> None:
+            self.sent.append(message)
+
+    comms = RecordingComms()
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", comms, raising=False)
+    token = make_hook().create_client_secret().body["value"]
+    assert [(type(m), m.value) for m in comms.sent if isinstance(m, MaskSecret)][-1] == (MaskSecret, token)
+
+
+def test_a_failing_supervisor_does_not_fail_the_mint(
+    make_hook: MakeHook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk.execution_time import task_runner
+
+    class BrokenComms:
+        def send(self, message: object) -> None:
+            raise BrokenPipeError
+
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", BrokenComms(), raising=False)
+    assert make_hook().create_client_secret().status == 200

@@ -58,6 +58,8 @@ _EXTRA_TYPES: Final[dict[str, type | tuple[type, ...]]] = {
     "retry_after_max": (int, float),
 }
 
+_FORM_PREFIX: Final = "extra__openai_realtime__"
+
 Timeout = float | tuple[float, float]
 
 
@@ -235,6 +237,7 @@ class OpenAIRealtimeHook(BaseHook):
         for key, value in extras.items():
             if value is None or value == "":
                 continue  # the connection form stores empty fields
+            key = key.removeprefix(_FORM_PREFIX)  # how form widgets name their fields
             expected = _EXTRA_TYPES.get(key)
             if expected is None:
                 raise ValueError(

@@ -12,15 +12,43 @@ Used by this provider's tests and ``make demo``, and meant for users' own DAG te
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import secrets
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+TIMED_OUT = -9  # the return code of a command ended for running past its timeout
+
+
+def _end_group(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a process started with its own session, and everything it left in its group."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=10)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -43,6 +71,9 @@ class AirflowSandbox:
         self.home = Path(home).resolve()
         self.dags_folder = Path(dags_folder).resolve()
         self.home.mkdir(parents=True, exist_ok=True)
+        # One signing key for every process of this sandbox (API server and task supervisors).
+        self._jwt_secret = secrets.token_hex(32)
+        self._server_env: dict[str, str] = {}
 
     @property
     def database(self) -> Path:
@@ -61,24 +92,71 @@ class AirflowSandbox:
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
                 "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+                "AIRFLOW__API_AUTH__JWT_SECRET": self._jwt_secret,
+                **self._server_env,
             }
         )
         environ.update(env or {})
         return environ
 
     def airflow(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> CommandResult:
-        """Run ``airflow ARGS`` with this sandbox's environment."""
-        completed = subprocess.run(
-            [sys.executable, "-m", "airflow", *args],
-            env=self.environ(env),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
+        """Run ``airflow ARGS`` with this sandbox's environment.
+
+        The command gets a process group of its own, ended afterwards: ``dags test --use-executor`` leaves
+        idle LocalExecutor workers behind, which would otherwise live on (and hold a pipe open).
+        """
+        with tempfile.TemporaryFile() as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "airflow", *args],
+                env=self.environ(env),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            try:
+                returncode = process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                returncode = TIMED_OUT
+            finally:
+                _end_group(process)
+            output.seek(0)
+            text = output.read().decode("utf-8", errors="replace")
+        match = re.search(r"run_id=(manual__[^\s,]+)", text)
+        return CommandResult(returncode, text, match.group(1) if match else None)
+
+    @contextlib.contextmanager
+    def api_server(self, port: int | None = None, timeout: float = 90) -> Iterator[str]:
+        """Run ``airflow api-server`` on loopback, so ``dags test --use-executor`` runs tasks for real.
+
+        Tasks then run in their own supervised processes that write task log files, as in production.
+        Yields the server's base URL; commands run meanwhile are pointed at it.
+        """
+        port = port or _free_port()
+        url = f"http://127.0.0.1:{port}"
+        self._server_env = {"AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/"}
+        log = open(self.home / "api-server.log", "ab")  # noqa: SIM115 - closed below
+        process = subprocess.Popen(
+            [sys.executable, "-m", "airflow", "api-server", "--host", "127.0.0.1", "--port", str(port)],
+            env=self.environ(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
-        output = completed.stdout + completed.stderr
-        match = re.search(r"run_id=(manual__[^\s,]+)", output)
-        return CommandResult(completed.returncode, output, match.group(1) if match else None)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/api/v2/version", timeout=2):  # noqa: S310 - loopback
+                        break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"airflow api-server did not start; see {log.name}") from None
+                    time.sleep(0.5)
+            yield url
+        finally:
+            self._server_env = {}
+            _end_group(process)
+            log.close()
 
     def migrate(self) -> None:
         """Create the metadata database (once; about 3 s)."""
@@ -112,6 +190,10 @@ class AirflowSandbox:
             (task, index, key): json.loads(value) if isinstance(value, (str, bytes)) else value
             for task, index, key, value in rows
         }
+
+    def task_log_files(self) -> list[Path]:
+        """Task log files the supervisors wrote (only runs with an executor write them)."""
+        return sorted(path for path in (self.home / "logs").rglob("*.log") if path.is_file())
 
     def task_states(self, dag_id: str, run_id: str) -> dict[tuple[str, int], str]:
         """State of each task instance of a run, keyed by (task_id, map_index)."""
