@@ -129,7 +129,10 @@ def test_connections_are_kept_alive_across_hooks(make_hook: MakeHook, emulator: 
     [
         pytest.param({"organisation": "org-1"}, "unknown extra 'organisation'", id="unknown-extra"),
         pytest.param({"timeout": "soon"}, "extra 'timeout' has the wrong type", id="bad-timeout"),
-        pytest.param({"max_retries": -1}, "extra 'max_retries' must not be negative", id="negative-retries"),
+        pytest.param(
+            {"max_retries": -1}, "extra 'max_retries' must be a number of at least 0", id="negative-retries"
+        ),
+        pytest.param({"timeout": "NaN"}, "extra 'timeout' must be a number of at least 0", id="nan-timeout"),
         pytest.param({"api_type": "aws"}, "extra 'api_type' must be one of", id="bad-api-type"),
     ],
 )

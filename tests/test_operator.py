@@ -201,6 +201,9 @@ def test_the_token_can_be_kept_out_of_xcom(realtime_connection: RealtimeEmulator
         pytest.param({"config": ["x"]}, "config must be a dict", id="config-type"),
         pytest.param({"config": {"api_key": "x"}}, "config.api_key is not a known key", id="config-key"),
         pytest.param({"conn_id": 7}, "conn_id must be a string", id="conn-id-type"),
+        pytest.param({"timeout": "soon"}, "timeout must be positive seconds", id="timeout-text"),
+        pytest.param({"timeout": (1, 2, 3)}, "timeout must be positive seconds", id="timeout-triple"),
+        pytest.param({"max_retries": -2}, "max_retries must be a whole number", id="negative-retries"),
     ],
 )
 def test_bad_arguments_fail_before_any_network_call(

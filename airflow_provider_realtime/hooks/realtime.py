@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
 import os
 import threading
 import time
@@ -248,8 +249,8 @@ class OpenAIRealtimeHook(BaseHook):
                     value = json.loads(value)
             if isinstance(value, bool) or not isinstance(value, expected):
                 raise ValueError(f"connection {self.conn_id!r}: extra {key!r} has the wrong type")
-            if isinstance(value, (int, float)) and value < 0:
-                raise ValueError(f"connection {self.conn_id!r}: extra {key!r} must not be negative")
+            if isinstance(value, (int, float)) and not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"connection {self.conn_id!r}: extra {key!r} must be a number of at least 0")
             checked[key] = value
         if checked.get("api_type", "openai") not in API_TYPES:
             raise ValueError(f"connection {self.conn_id!r}: extra 'api_type' must be one of {API_TYPES}")
@@ -437,12 +438,15 @@ def _base_url(host: str | None, port: int | None) -> str:
     return url
 
 
-def _timeout_pair(timeout: Timeout, default_connect: float) -> tuple[float, float]:
-    if isinstance(timeout, (tuple, list)):
-        if len(timeout) != 2:
-            raise ValueError("timeout must be seconds or a (connect, read) pair")
-        return float(timeout[0]), float(timeout[1])
-    return default_connect, float(timeout)
+def _timeout_pair(timeout: Any, default_connect: float) -> tuple[float, float]:
+    """Read an operator's ``timeout``: read seconds, or a ``(connect, read)`` pair, all positive."""
+    pair = tuple(timeout) if isinstance(timeout, (tuple, list)) else (default_connect, timeout)
+    if len(pair) != 2 or not all(
+        not isinstance(part, bool) and isinstance(part, (int, float)) and math.isfinite(part) and part > 0
+        for part in pair
+    ):
+        raise ValueError("timeout must be positive seconds, or a (connect, read) pair of them")
+    return float(pair[0]), float(pair[1])
 
 
 def _parse_body(content: bytes) -> Any:
