@@ -51,6 +51,7 @@ def start_emulator() -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "airflow_provider_realtime.testing", "--port", "0", "--api-key", API_KEY],
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
     assert process.stdout is not None
@@ -265,6 +266,11 @@ def table(results: dict[str, Any]) -> str:
             f"airflow dags test, one-token DAG: provider operator {dags['provider operator']:.1f} s, "
             f"HttpOperator {dags['HttpOperator']:.1f} s (best of runs)"
         )
+    emulator = results["emulator"]
+    lines.append(
+        f"Emulator: {emulator['requests']:.0f} requests on {emulator['connections']:.0f} connections, "
+        f"{emulator['server_us_per_request']:.0f} us of server time per request"
+    )
     grow = results["growth"]
     lines.append(
         f"Growth over {grow['mints']} hook mints in one process: wall median {grow['first_wall_median_us']:.0f} -> "
@@ -297,7 +303,8 @@ def main() -> int:
         results["dags_test"] = dags_test_wall(base_url, dag_runs)
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        _, errors = process.communicate(timeout=10)
+    results["emulator"] = json.loads(errors.strip().splitlines()[-1])
     floor = results["latency"]["plain requests (floor)"]
     for row in results["latency"].values():
         row["wall_ratio"] = row["wall_median_us"] / floor["wall_median_us"]

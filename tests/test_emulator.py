@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -241,6 +242,7 @@ def test_runs_from_the_command_line() -> None:
             "sk-cli-key-0123456789",
         ],
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
     try:
@@ -256,4 +258,8 @@ def test_runs_from_the_command_line() -> None:
         assert_current_answer_shape(response.json())
     finally:
         process.terminate()
-        assert process.wait(timeout=10) == 0
+        _, errors = process.communicate(timeout=10)
+    assert process.returncode == 0
+    stats = json.loads(errors.strip().splitlines()[-1])
+    assert (stats["requests"], stats["connections"]) == (1, 1)
+    assert stats["server_us_per_request"] > 0

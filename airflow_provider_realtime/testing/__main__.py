@@ -1,11 +1,13 @@
 """Run the emulator: ``python -m airflow_provider_realtime.testing --port 8080`` (or ``realtime-emulator``).
 
-The first line printed is the base URL, so scripts can read it and point a connection at it.
+The first line printed is the base URL, so scripts can read it and point a connection at it. On exit
+(SIGTERM or Ctrl-C) it prints its counters as one JSON line to standard error.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 
@@ -28,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         emulator.stop()
+        print(json.dumps(emulator.stats()), file=sys.stderr, flush=True)
     return 0
 
 

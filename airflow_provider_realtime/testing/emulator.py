@@ -155,6 +155,7 @@ class RealtimeEmulator:
         self.request_count = 0
         self.connection_count = 0
         self.fault_count = 0
+        self.server_seconds = 0.0  # time spent handling requests, from request line to the answer's send
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -236,6 +237,7 @@ class RealtimeEmulator:
             self.requests.clear()
             self.minted_tokens.clear()
             self.request_count = self.connection_count = self.fault_count = 0
+            self.server_seconds = 0.0
 
     def _next_fault(self) -> Fault | None:
         with self._lock:
@@ -249,6 +251,21 @@ class RealtimeEmulator:
         token = _token()
         self.minted_tokens.append(token)
         return token
+
+    def _handled(self, seconds: float) -> None:
+        with self._lock:
+            self.server_seconds += seconds
+
+    def stats(self) -> dict[str, float]:
+        """Counters, and the mean server time per request in microseconds."""
+        with self._lock:
+            mean = self.server_seconds / self.request_count * 1e6 if self.request_count else 0.0
+            return {
+                "requests": self.request_count,
+                "connections": self.connection_count,
+                "faults": self.fault_count,
+                "server_us_per_request": mean,
+            }
 
     def _connected(self) -> None:
         with self._lock:
@@ -455,6 +472,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.emulator._connected()
 
+    def parse_request(self) -> bool:
+        self._started = time.perf_counter()  # the request line has arrived: server time starts
+        return super().parse_request()
+
     def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: requests carry API keys in headers."""
 
@@ -506,8 +527,14 @@ class _Handler(BaseHTTPRequestHandler):
                 body = error_body(f"Emulated {fault.status} {reason}.", kind, None, code)
             self._send(fault.status, body, fault.headers)
 
-    do_GET = _serve
-    do_POST = _serve
+    def _timed_serve(self) -> None:
+        try:
+            self._serve()
+        finally:
+            self.emulator._handled(time.perf_counter() - self._started)
+
+    do_GET = _timed_serve
+    do_POST = _timed_serve
 
     def _head(self, status: int, content_type: str, length: int, extra: dict[str, str]) -> bytes:
         reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Unknown"
