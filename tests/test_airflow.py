@@ -221,9 +221,11 @@ def test_tokens_are_masked_in_the_task_log_files_of_an_executor_run(
 
 def test_the_connection_form_is_registered() -> None:
     from airflow.providers_manager import ProvidersManager
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
+    hook_info = ProvidersManagerTaskRuntime().hooks["openai_realtime"]
+    assert hook_info is not None and hook_info.hook_class_name.endswith("OpenAIRealtimeHook")
     manager = ProvidersManager()
-    assert manager.hooks["openai_realtime"].hook_class_name.endswith("OpenAIRealtimeHook")
     widgets = manager.connection_form_widgets
     for field in ("organization", "project", "api_type", "timeout", "connect_timeout", "max_retries"):
         assert f"extra__openai_realtime__{field}" in widgets

@@ -127,10 +127,11 @@ def test_beta_settings_translate_to_the_current_body(beta: dict, current_session
     assert body == {"session": {"type": "transcription", **current_session}}
 
 
-@pytest.mark.parametrize(("beta", "current_session"), TRANSLATIONS)
+@pytest.mark.parametrize(
+    ("beta", "current_session"),
+    [row for row in TRANSLATIONS if "modalities" not in row.values[0]],  # the current shape has none
+)
 def test_current_settings_translate_to_the_beta_body(beta: dict, current_session: dict) -> None:
-    if "modalities" in beta:
-        pytest.skip("the current shape has no modalities to translate")
     current = {"type": "transcription", **current_session}
     assert contract.build_request_body("transcription_sessions", current) == beta
 
