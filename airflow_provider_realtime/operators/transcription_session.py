@@ -85,8 +85,16 @@ class CreateTranscriptionSessionOperator(BaseOperator):
         from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook
 
         return OpenAIRealtimeHook(
-            conn_id=self._request_config()["conn_id"], max_retries=self.max_retries, timeout=self.timeout
+            conn_id=self._resolved_conn_id(), max_retries=self.max_retries, timeout=self.timeout
         )
+
+    def _resolved_conn_id(self) -> str:
+        """The explicit ``conn_id``, else the ``config``'s, else the default."""
+        from_config = self.config.get("conn_id") if isinstance(self.config, dict) else None
+        conn_id = self.conn_id or from_config or DEFAULT_CONN_ID
+        if not isinstance(conn_id, str):
+            raise ValueError(f"conn_id must be a string, got {type(conn_id).__name__}")
+        return conn_id
 
     def _request_config(self) -> dict[str, Any]:
         """Merge ``config`` with the explicit arguments (which win) and validate everything offline."""
@@ -101,19 +109,17 @@ class CreateTranscriptionSessionOperator(BaseOperator):
             if unknown:
                 raise ValueError(f"config.{unknown[0]} is not a known key; allowed: {', '.join(CONFIG_KEYS)}")
             given.update(self.config)
-        for key in ("conn_id", "session", "endpoint", "expires_after_seconds"):
+        for key in ("session", "endpoint", "expires_after_seconds"):
             value = getattr(self, key)
             if value is not None:
                 given[key] = value
         resolved = {
-            "conn_id": given.get("conn_id") or DEFAULT_CONN_ID,
+            "conn_id": self._resolved_conn_id(),
             "endpoint": contract.check_endpoint(given.get("endpoint", contract.CLIENT_SECRETS)),
             "session": given.get("session"),
             "expires_after_seconds": given.get("expires_after_seconds"),
             "base_url": given.get("base_url"),
         }
-        if not isinstance(resolved["conn_id"], str):
-            raise ValueError(f"conn_id must be a string, got {type(resolved['conn_id']).__name__}")
         if resolved["expires_after_seconds"] is not None:
             resolved["expires_after_seconds"] = contract.validate_lifetime(
                 resolved["expires_after_seconds"], "expires_after_seconds"
@@ -145,7 +151,7 @@ class CreateTranscriptionSessionOperator(BaseOperator):
             require_client_secret=result_format == contract.STRUCTURED,
         )
         self.log.info(
-            "%s answered %s (request id %s, %d attempt(s)); the client secret is masked in logs",
+            "%s answered %s (request id %s, %d attempt(s))",
             response.endpoint,
             response.status,
             response.request_id,
