@@ -65,7 +65,7 @@ def test_example_mint_one_token(
     assert minted["input_audio_format"] == "pcm16"
     summary = xcoms[("describe", -1, "return_value")]
     assert summary["session_id"] == minted["session_id"]
-    assert 590 <= summary["seconds_left"] <= 600
+    assert 540 <= summary["seconds_left"] <= 600, "the secret's expiry, not the session's (an hour later)"
     assert summary["token_received"] is True
     assert minted["client_secret"] not in json.dumps(summary)
     config = xcoms[("mint", -1, "config")]
