@@ -74,7 +74,7 @@ SCENARIOS = [
         id="400-with-x-should-retry-true",
     ),
     pytest.param([Fault.drop(), OK], {}, None, 2, id="dropped-connection-then-ok"),
-    pytest.param([Fault.slow(0.5), OK], {"timeout": 0.1}, None, 2, id="read-timeout-then-ok"),
+    pytest.param([Fault.slow(0.75), OK], {"timeout": 0.25}, None, 2, id="read-timeout-then-ok"),
     pytest.param([Fault.non_json(502), OK], {}, None, 2, id="html-502-then-ok"),
     pytest.param(
         [Fault.error(503, should_retry=False)], {}, RealtimeServerError, 1, id="503-with-x-should-retry-false"
