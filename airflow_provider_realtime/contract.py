@@ -17,6 +17,7 @@ OpenAI's list keeps growing.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import math
 from collections.abc import Mapping
@@ -85,9 +86,7 @@ _ABSENT: Final = object()
 
 
 def _describe(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return repr(value)
-    if isinstance(value, (int, float)):
+    if value is None or isinstance(value, (bool, int, float)):
         return repr(value)
     if isinstance(value, str):
         return repr(value) if len(value) <= 40 else f"a {len(value)}-character string"
@@ -159,6 +158,13 @@ def _json_value(value: Any, path: str) -> Any:
     raise _fail(path, "must be JSON (object, list, string, number, boolean or null)", value)
 
 
+def _closed(settings: Mapping[str, Any], allowed: tuple[str, ...], path: str) -> None:
+    """Reject any key of an object whose fields are all known (no pass-through there)."""
+    for key in settings:
+        if key not in allowed:
+            raise ValueError(f"{path}.{key} is not a known field; allowed: {', '.join(allowed)}")
+
+
 def _unknown_keys(settings: Mapping[str, Any], known: frozenset[str], path: str) -> dict[str, Any]:
     """Return the keys this module does not know, rejecting near misses of known ones as typos."""
     extra: dict[str, Any] = {}
@@ -187,9 +193,7 @@ def _parse_format(value: Any, path: str) -> str:
         return _string(value, path, allowed=tuple(FORMAT_TO_CURRENT))
     fmt = _mapping(value, path)
     kind = _string(fmt.get("type"), f"{path}.type", allowed=tuple(CURRENT_TYPE_TO_FORMAT))
-    for key in fmt:
-        if key not in ("type", "rate"):
-            raise ValueError(f"{path}.{key} is not a known field; an audio format has type and rate")
+    _closed(fmt, ("type", "rate"), path)
     if "rate" in fmt:
         if kind != "audio/pcm":
             raise ValueError(f"{path}.rate applies only to audio/pcm")
@@ -264,9 +268,7 @@ def _parse_expiry_object(value: Any, path: str) -> int:
     """Parse ``{"anchor": "created_at", "seconds": N}``; a bare number is rejected like the API does."""
     settings = _mapping(value, path)
     _string(settings.get("anchor", "created_at"), f"{path}.anchor", allowed=("created_at",))
-    for key in settings:
-        if key not in ("anchor", "seconds"):
-            raise ValueError(f"{path}.{key} is not a known field; an expiry has anchor and seconds")
+    _closed(settings, ("anchor", "seconds"), path)
     if "seconds" not in settings:
         raise ValueError(f"{path}.seconds is required")
     return _integer(
@@ -297,11 +299,7 @@ def _parse_beta(session: Mapping[str, Any], path: str) -> dict[str, Any]:
         parsed["modalities"] = modalities
     if "client_secret" in session and session["client_secret"] is not None:
         secret = _mapping(session["client_secret"], f"{path}.client_secret")
-        for key in secret:
-            if key != "expires_at":
-                raise ValueError(
-                    f"{path}.client_secret.{key} is not a known field; only expires_at may be set"
-                )
+        _closed(secret, ("expires_at",), f"{path}.client_secret")
         if "expires_at" in secret:
             parsed["lifetime"] = _parse_expiry_object(
                 secret["expires_at"], f"{path}.client_secret.expires_at"
@@ -325,9 +323,7 @@ def _parse_current(session: Mapping[str, Any], path: str) -> dict[str, Any]:
         parsed["include"] = _string_list(session["include"], f"{path}.include")
     if "audio" in session:
         audio = _mapping(session["audio"], f"{path}.audio")
-        for key in audio:
-            if key != "input":
-                raise ValueError(f"{path}.audio.{key} is not a field of a transcription session")
+        _closed(audio, ("input",), f"{path}.audio")  # a transcription session has no audio.output
         if "input" in audio:
             input_path = f"{path}.audio.input"
             audio_input = _mapping(audio["input"], input_path)
@@ -494,8 +490,6 @@ def _iso_utc(timestamp: Any) -> str | None:
     """Unix seconds -> ISO-8601 UTC (``2026-11-24T10:00:00+00:00``); None for anything else."""
     if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)) or not math.isfinite(timestamp):
         return None
-    import datetime
-
     try:
         moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.timezone.utc)
     except (OverflowError, OSError, ValueError):

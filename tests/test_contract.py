@@ -367,7 +367,7 @@ BAD_INPUTS = [
     pytest.param(
         {"client_secret": {"value": "ek_x"}},
         None,
-        "session.client_secret.value is not a known field",
+        "session.client_secret.value is not a known field; allowed: expires_at",
         id="secret-value-given",
     ),
     pytest.param(None, 9, "expires_after_seconds must be between 10 and 7200", id="lifetime-too-short"),
@@ -385,7 +385,7 @@ BAD_INPUTS = [
     pytest.param(
         {"type": "transcription", "audio": {"output": {}}},
         None,
-        "session.audio.output is not a field",
+        "session.audio.output is not a known field; allowed: input",
         id="audio-output",
     ),
     pytest.param(["pcm16"], None, "session must be an object", id="session-not-dict"),

@@ -35,7 +35,7 @@ KNOWN_MODELS = (
     "gpt-realtime-whisper",
     "whisper-1",
 )
-_BETA_FORMATS = {"pcm16": "audio/pcm", "g711_ulaw": "audio/pcmu", "g711_alaw": "audio/pcma"}
+_BETA_FORMATS = frozenset({"pcm16", "g711_ulaw", "g711_alaw"})
 _FORMAT_TYPES = {"audio/pcm", "audio/pcmu", "audio/pcma"}
 
 
@@ -385,12 +385,7 @@ class RealtimeEmulator:
             "noise_reduction": audio_input.get("noise_reduction"),
             "turn_detection": audio_input.get(
                 "turn_detection",
-                {
-                    "type": "server_vad",
-                    "threshold": 0.5,
-                    "prefix_padding_ms": 300,
-                    "silence_duration_ms": 500,
-                },
+                _default_turn_detection(),
             ),
         }
         return {
@@ -429,12 +424,7 @@ class RealtimeEmulator:
             "input_audio_transcription": body.get("input_audio_transcription"),
             "turn_detection": body.get(
                 "turn_detection",
-                {
-                    "type": "server_vad",
-                    "threshold": 0.5,
-                    "prefix_padding_ms": 300,
-                    "silence_duration_ms": 500,
-                },
+                _default_turn_detection(),
             ),
             "input_audio_noise_reduction": body.get("input_audio_noise_reduction"),
             "include": body.get("include", []),
@@ -445,6 +435,11 @@ class RealtimeEmulator:
 def error_body(message: str, kind: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
     """OpenAI's error shape."""
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def _default_turn_detection() -> dict[str, Any]:
+    """What the server answers when no turn detection was asked for (a new dict each time)."""
+    return {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300, "silence_duration_ms": 500}
 
 
 def _token() -> str:
