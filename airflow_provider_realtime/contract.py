@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime
 import difflib
 import math
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -75,6 +76,9 @@ SERVER_VAD_KEYS: Final = frozenset(
 SEMANTIC_VAD_KEYS: Final = frozenset({"type", "eagerness"})
 ALL_VAD_KEYS: Final = SERVER_VAD_KEYS | SEMANTIC_VAD_KEYS
 
+MAX_SETTINGS_DEPTH: Final = 32  # far beyond any real setting; deeper is a mistake or an attack
+MAX_JSON_INTEGER: Final = 2**63 - 1
+
 _ABSENT: Final = object()
 
 
@@ -86,6 +90,8 @@ _ABSENT: Final = object()
 
 
 def _describe(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_JSON_INTEGER:
+        return "a very large integer"
     if value is None or isinstance(value, (bool, int, float)):
         return repr(value)
     if isinstance(value, str):
@@ -143,18 +149,33 @@ def _number(value: Any, path: str, *, low: float, high: float) -> float:
     return value
 
 
-def _json_value(value: Any, path: str) -> Any:
-    """Check that an unknown (pass-through) value can go over the wire as JSON, and copy it."""
-    if value is None or isinstance(value, (str, bool, int)):
+def _json_value(value: Any, path: str, ancestors: tuple[int, ...] = ()) -> Any:
+    """Check that an unknown (pass-through) value can go over the wire as JSON, and copy it.
+
+    Refused: nesting deeper than ``MAX_SETTINGS_DEPTH``, a value that contains itself, integers beyond
+    64 bits, non-finite floats and anything JSON cannot say.
+    """
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, int):
+        if abs(value) > MAX_JSON_INTEGER:
+            raise _fail(path, "must be an integer within 64 bits", value)
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
             raise _fail(path, "must be a finite number", value)
         return value
-    if isinstance(value, Mapping):
-        return {key: _json_value(item, f"{path}.{key}") for key, item in _mapping(value, path).items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_value(item, f"{path}[{index}]") for index, item in enumerate(value)]
+    if isinstance(value, (Mapping, list, tuple)):
+        if id(value) in ancestors:
+            raise ValueError(f"{path} contains itself")
+        if len(ancestors) >= MAX_SETTINGS_DEPTH:
+            raise ValueError(f"{path} is nested deeper than {MAX_SETTINGS_DEPTH} levels")
+        inner = (*ancestors, id(value))
+        if isinstance(value, Mapping):
+            return {
+                key: _json_value(item, f"{path}.{key}", inner) for key, item in _mapping(value, path).items()
+            }
+        return [_json_value(item, f"{path}[{index}]", inner) for index, item in enumerate(value)]
     raise _fail(path, "must be JSON (object, list, string, number, boolean or null)", value)
 
 
@@ -259,7 +280,7 @@ def _parse_noise_reduction(value: Any, path: str) -> dict[str, Any] | None:
 
 def validate_lifetime(value: Any, path: str) -> int:
     """Check a token lifetime in seconds (10..7200); numeric strings from Jinja templates are accepted."""
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,6}", value.strip()):  # ASCII digits, not "6²"
         value = int(value.strip())
     return _integer(value, path, low=MIN_LIFETIME_SECONDS, high=MAX_LIFETIME_SECONDS)
 
@@ -392,6 +413,13 @@ def parse_session(session: Any, path: str = "session") -> dict[str, Any]:
 def check_endpoint(endpoint: Any) -> str:
     """Return ``endpoint`` if it is one this provider speaks, else raise ValueError."""
     return _string(endpoint, "endpoint", allowed=ENDPOINTS)
+
+
+def check_flag(value: Any, name: str) -> bool:
+    """Return ``value`` if it is a real bool: the text ``"false"`` is truthy and must not pass for False."""
+    if not isinstance(value, bool):
+        raise _fail(name, "must be True or False", value)
+    return value
 
 
 def check_result_format(result_format: Any) -> str:

@@ -116,3 +116,12 @@ class RealtimeMalformedResponseError(RealtimeError):
         "The server (or a proxy in front of it) answered something that is not a Realtime session; "
         "check the base URL, then retry. A token may have been minted; it expires on its own."
     )
+
+
+class RealtimeRedirectError(RealtimeError):
+    """A 3xx answer: never followed, so credentials reach only the connection's base URL."""
+
+    hint = (
+        "Set the connection's host to the API's final base URL (a redirect usually means a wrong scheme, "
+        "host or path, or a proxy in between); credentials are never sent after a redirect."
+    )

@@ -13,7 +13,7 @@ attempt count that our error messages report.
 
 from __future__ import annotations
 
-import email.utils
+import math
 import random
 import time
 from collections.abc import Mapping
@@ -56,25 +56,40 @@ def is_retryable_status(status: int, headers: Mapping[str, str]) -> bool:
 
 
 def server_requested_wait(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds the server asked us to wait (``retry-after-ms``, else ``Retry-After``), or None."""
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(float(millis) / 1000.0, 0.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
+    """Seconds the server asked us to wait (``retry-after-ms``, else ``Retry-After``), or None.
+
+    Anything unreadable (garbage, NaN, a date past the year 9999) counts as no request at all.
+    """
+    millis = _finite(headers.get("retry-after-ms"))
+    if millis is not None:
+        return max(millis / 1000.0, 0.0)
+    value = (headers.get("retry-after") or "").strip()
     if not value:
         return None
-    value = value.strip()
+    seconds = _finite(value)
+    if seconds is not None:
+        return max(seconds, 0.0)
+    import email.utils  # only HTTP-date waits need it; keeps the module cheap to import
+
     try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    moment = email.utils.parsedate_tz(value)
-    if moment is None:
+        moment = email.utils.parsedate_tz(value)
+        if moment is None:
+            return None
+        when = float(email.utils.mktime_tz(moment))
+    except (ValueError, OverflowError, TypeError, IndexError):
         return None
-    return max(email.utils.mktime_tz(moment) - (time.time() if now is None else now), 0.0)
+    wait = when - (time.time() if now is None else now)
+    return max(wait, 0.0) if math.isfinite(wait) else None
+
+
+def _finite(text: str | None) -> float | None:
+    if not text or len(text) > 40:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def backoff_wait(retry_number: int, policy: RetryPolicy, rng: random.Random | None = None) -> float:

@@ -14,6 +14,11 @@ from airflow_provider_realtime.testing import Fault, RealtimeEmulator
 from airflow_provider_realtime.testing.sandbox import TIMED_OUT, AirflowSandbox, CommandResult
 
 CONN = "AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT"
+PASTED = "AIRFLOW_CONN_OPENAI_REALTIME_PASTED"
+
+
+def _connection(emulator: RealtimeEmulator, password: str) -> str:
+    return json.dumps({"conn_type": "openai_realtime", "host": emulator.base_url, "password": password})
 
 
 @pytest.fixture
@@ -174,11 +179,27 @@ def test_no_key_or_token_leaks_from_a_real_task(
     assert "new_state=failed" in denied.output and "RealtimeAuthenticationError" in denied.output
     dag_run = sandbox.dags_test("realtime_chain_config", env=env)
     assert dag_run.returncode == 0
+    # A key pasted with a trailing newline: refused before any request, and never printed (issue 8, finding 1).
+    pasted_key = "sk-pasted-" + os.urandom(12).hex()
+    pasted_env = {**env, PASTED: _connection(shared_emulator, pasted_key + "\n")}
+    pasted_task = sandbox.airflow("tasks", "test", "realtime_leak_probe", "pasted_key", env=pasted_env)
+    assert "new_state=failed" in pasted_task.output
+    assert (
+        "connection 'openai_realtime_pasted': the API key (password) has leading or trailing whitespace"
+        in (pasted_task.output)
+    )
+    pasted_test = sandbox.airflow(
+        "connections",
+        "test",
+        "openai_realtime_pasted",
+        env={**pasted_env, "AIRFLOW__CORE__TEST_CONNECTION": "Enabled"},
+    )
+    assert "leading or trailing whitespace" in pasted_test.output, pasted_test.output[-2000:]
 
-    secrets = {"API key": shared_emulator.api_key, "wrong API key": wrong_key}
+    secrets = {"API key": shared_emulator.api_key, "wrong API key": wrong_key, "pasted key": pasted_key}
     secrets.update({f"token {index}": token for index, token in enumerate(shared_emulator.minted_tokens)})
     assert len(secrets) >= 5, "the runs minted tokens to look for"
-    places = _haystacks(sandbox, ok, failed, denied, dag_run)
+    places = _haystacks(sandbox, ok, failed, denied, dag_run, pasted_task, pasted_test)
     leaks = [
         (name, place) for name, secret in secrets.items() for place, text in places.items() if secret in text
     ]
@@ -190,6 +211,8 @@ def test_tokens_are_masked_in_the_task_log_files_of_an_executor_run(
     sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator
 ) -> None:
     """Tasks run by the executor in supervised processes, which write the task log files (as in production)."""
+    pasted_key = "sk-pasted-" + os.urandom(12).hex()
+    env = {**env, PASTED: _connection(shared_emulator, pasted_key + "\n")}
     with sandbox.api_server():
         run = sandbox.airflow("dags", "test", "realtime_leak_probe", "--use-executor", env=env, timeout=120)
         if run.returncode == TIMED_OUT:  # LocalExecutor's shutdown has been seen to hang once in many runs
@@ -197,25 +220,29 @@ def test_tokens_are_masked_in_the_task_log_files_of_an_executor_run(
             run = sandbox.airflow(
                 "dags", "test", "realtime_leak_probe", "--use-executor", env=env, timeout=120
             )
-    assert run.returncode == 0, run.output[-4000:]
-    assert run.run_id
+    assert run.returncode != TIMED_OUT, run.output[-4000:]
+    assert run.run_id, run.output[-4000:]
+    states = sandbox.task_states("realtime_leak_probe", run.run_id)
+    assert states == {("mint", -1): "success", ("careless", -1): "success", ("pasted_key", -1): "failed"}
     logs = {
         path.parent.name: path.read_text()
         for path in sandbox.task_log_files()
         if f"run_id={run.run_id}" in str(path)
     }
-    assert set(logs) == {"task_id=mint", "task_id=careless"}
+    assert set(logs) == {"task_id=mint", "task_id=careless", "task_id=pasted_key"}
+    assert "the API key (password) has leading or trailing whitespace" in logs["task_id=pasted_key"]
     assert "answered 200" in logs["task_id=mint"]
     careless = logs["task_id=careless"]
     assert "the token is ***" in careless, "a logged token is masked"
     assert "printed token=***" in careless, "a printed token is masked by the supervisor"
 
-    secrets = [shared_emulator.api_key, *shared_emulator.minted_tokens]
-    assert len(secrets) == 3
+    secrets = [shared_emulator.api_key, pasted_key, *shared_emulator.minted_tokens]
+    assert len(secrets) == 4
     # Only the files: Airflow echoes the workers' log lines to the console of `airflow dags test` unmasked
     # (a local development command; the task log files it writes are masked).
     leaks = [name for name, text in logs.items() for secret in secrets if secret in text]
     print(f"executor run: {len(secrets)} secrets in {len(logs)} task log files, {len(leaks)} leaks")
+    assert not [name for name, text in logs.items() if pasted_key[10:20] in text], "not even a fragment"
     assert leaks == []
 
 

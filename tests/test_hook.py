@@ -128,11 +128,15 @@ def test_connections_are_kept_alive_across_hooks(make_hook: MakeHook, emulator: 
     ("extra", "message"),
     [
         pytest.param({"organisation": "org-1"}, "unknown extra 'organisation'", id="unknown-extra"),
-        pytest.param({"timeout": "soon"}, "extra 'timeout' has the wrong type", id="bad-timeout"),
         pytest.param(
-            {"max_retries": -1}, "extra 'max_retries' must be a number of at least 0", id="negative-retries"
+            {"timeout": "soon"}, "extra 'timeout' must be a number of seconds, more than 0", id="bad-timeout"
         ),
-        pytest.param({"timeout": "NaN"}, "extra 'timeout' must be a number of at least 0", id="nan-timeout"),
+        pytest.param(
+            {"max_retries": -1},
+            "extra 'max_retries' must be a whole number, at least 0",
+            id="negative-retries",
+        ),
+        pytest.param({"timeout": "NaN"}, "extra 'timeout' must be a number of seconds", id="nan-timeout"),
         pytest.param({"api_type": "aws"}, "extra 'api_type' must be one of", id="bad-api-type"),
     ],
 )

@@ -201,9 +201,30 @@ def test_the_token_can_be_kept_out_of_xcom(realtime_connection: RealtimeEmulator
         pytest.param({"config": ["x"]}, "config must be a dict", id="config-type"),
         pytest.param({"config": {"api_key": "x"}}, "config.api_key is not a known key", id="config-key"),
         pytest.param({"conn_id": 7}, "conn_id must be a string", id="conn-id-type"),
-        pytest.param({"timeout": "soon"}, "timeout must be positive seconds", id="timeout-text"),
-        pytest.param({"timeout": (1, 2, 3)}, "timeout must be positive seconds", id="timeout-triple"),
+        pytest.param({"timeout": "soon"}, r"timeout \(read\) must be a number of seconds", id="timeout-text"),
+        pytest.param({"timeout": (1, 2, 3)}, "timeout must be read seconds, or a", id="timeout-triple"),
         pytest.param({"max_retries": -2}, "max_retries must be a whole number", id="negative-retries"),
+        pytest.param(
+            {"include_client_secret": "false"},
+            "include_client_secret must be True or False, got 'false'",
+            id="include-client-secret-text",
+        ),
+        pytest.param(
+            {"result_format": "raw", "raise_for_status": "no"},
+            "raise_for_status must be True or False",
+            id="raise-for-status-text",
+        ),
+        pytest.param(
+            {"expires_after_seconds": "6²"}, "expires_after_seconds must be an integer", id="lifetime-6²"
+        ),
+        pytest.param(
+            {"timeout": 0}, r"timeout \(read\) must be a number of seconds, more than 0", id="timeout-0"
+        ),
+        pytest.param(
+            {"session": {"x": {}}, "config": {"conn_id": ["a"]}},
+            "conn_id must be a string",
+            id="config-conn-id-list",
+        ),
     ],
 )
 def test_bad_arguments_fail_before_any_network_call(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -55,6 +57,7 @@ scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-(10**6), 10**6),
+    st.integers().map(lambda n: n * 10**30),  # beyond 64 bits
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=12),
     st.sampled_from(KNOWN_VALUES),
@@ -71,7 +74,14 @@ values = st.recursive(
     max_leaves=20,
 )
 sessions = st.one_of(st.none(), st.dictionaries(keys, values, max_size=6), values)
-lifetimes = st.one_of(st.none(), st.integers(-100, 10_000), st.text(max_size=5), st.floats(), st.booleans())
+lifetimes = st.one_of(
+    st.none(),
+    st.integers(-100, 10_000),
+    st.text(max_size=5),
+    st.text(alphabet="0123456789²³¹٣੩ ", max_size=8),  # digits that int() reads and ones it does not
+    st.floats(),
+    st.booleans(),
+)
 FIELD_PREFIXES = ("session", "expires_after_seconds")
 
 
@@ -109,3 +119,87 @@ def test_shaping_any_answer_never_raises(body: object, endpoint: str) -> None:
     }
     contract.parse_error(body)
     contract.redact_client_secret(endpoint, body)
+
+
+def nested(depth: int, key: str = "x") -> dict:
+    """``{"x": {"x": ... {}}}``, ``depth`` levels deep, built without recursion."""
+    value: dict = {}
+    for _ in range(depth):
+        value = {key: value}
+    return value
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    depth=st.integers(1, 6000),
+    where=st.sampled_from(["unknown", "input_audio_transcription", "turn_detection", "audio"]),
+    endpoint=st.sampled_from(contract.ENDPOINTS),
+)
+def test_deep_settings_give_a_request_or_a_value_error_never_a_recursion_error(
+    depth: int, where: str, endpoint: str
+) -> None:
+    session = (
+        {"type": "transcription", "audio": {"input": nested(depth)}}
+        if where == "audio"
+        else {where: nested(depth)}
+    )
+    try:
+        body = contract.build_request_body(endpoint, session)
+    except ValueError as error:
+        assert str(error).startswith("session"), str(error)  # noqa: PT017 - the property itself
+        return
+    assert depth <= contract.MAX_SETTINGS_DEPTH + 2
+    json.dumps(body, allow_nan=False)
+
+
+@given(
+    shape=st.sampled_from(["dict-in-itself", "list-in-itself", "deeper-cycle"]),
+    endpoint=st.sampled_from(contract.ENDPOINTS),
+)
+def test_self_referential_settings_are_a_value_error(shape: str, endpoint: str) -> None:
+    session: dict = {}
+    if shape == "dict-in-itself":
+        session["extra_field"] = session
+    elif shape == "list-in-itself":
+        loop: list = []
+        loop.append(loop)
+        session["extra_field"] = loop
+    else:
+        inner: dict = {"a": [1, {}]}
+        inner["a"][1]["b"] = inner
+        session["input_audio_transcription"] = {"model": "whisper-1", "hints": inner}
+    with pytest.raises(ValueError, match="contains itself"):
+        contract.build_request_body(endpoint, session)
+
+
+@pytest.mark.parametrize(
+    ("session", "lifetime", "message"),
+    [
+        pytest.param(
+            {"future_field": 10**5000},
+            None,
+            "session.future_field must be an integer within 64 bits, got a very large integer",
+            id="10**5000",
+        ),
+        pytest.param(
+            None, "6²", "expires_after_seconds must be an integer, got '6²'", id="superscript-digit"
+        ),
+        pytest.param(
+            None,
+            "9" * 5000,
+            "expires_after_seconds must be an integer, got a 5000-character string",
+            id="5000-digits",
+        ),
+        pytest.param(
+            None,
+            10**5000,
+            "expires_after_seconds must be between 10 and 7200, got a very large integer",
+            id="huge-int",
+        ),
+    ],
+)
+def test_probe_inputs_are_value_errors_naming_the_field(
+    session: object, lifetime: object, message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        contract.build_request_body(contract.CLIENT_SECRETS, session, lifetime)

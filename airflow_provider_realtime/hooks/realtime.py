@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import json
-import math
-import os
-import threading
 import time
-from collections.abc import Mapping
+import urllib.parse
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
 from airflow_provider_realtime import contract
+from airflow_provider_realtime.connection_fields import (
+    CONN_TYPE,
+    DEFAULT_BASE_URL,
+    DEFAULT_CONN_ID,
+    EXTRAS_BY_NAME,
+    FORM_PREFIX,
+    check_value,
+)
 from airflow_provider_realtime.exceptions import (
     RealtimeAuthenticationError,
     RealtimeConnectionError,
@@ -24,42 +27,17 @@ from airflow_provider_realtime.exceptions import (
     RealtimeInvalidRequestError,
     RealtimeMalformedResponseError,
     RealtimeRateLimitError,
+    RealtimeRedirectError,
     RealtimeServerError,
     RealtimeTimeoutError,
 )
-from airflow_provider_realtime.masking import scrub
-from airflow_provider_realtime.retry import (
-    DEFAULT_BACKOFF_INITIAL,
-    DEFAULT_BACKOFF_MAX,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_RETRY_AFTER_MAX,
-    RetryPolicy,
-    is_retryable_status,
-    wait_before_retry,
-)
+from airflow_provider_realtime.masking import scrub, scrub_json
+from airflow_provider_realtime.retry import RetryPolicy, is_retryable_status, wait_before_retry
 
 if TYPE_CHECKING:
     import requests
 
-DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
-DEFAULT_CONNECT_TIMEOUT: Final = 5.0
-DEFAULT_READ_TIMEOUT: Final = 60.0
-API_TYPES: Final = ("openai", "azure")
-
-# Connection extras this hook reads; anything else is a mistake and is reported by key, never by value.
-_EXTRA_TYPES: Final[dict[str, type | tuple[type, ...]]] = {
-    "organization": str,
-    "project": str,
-    "api_type": str,
-    "timeout": (int, float),
-    "connect_timeout": (int, float),
-    "max_retries": int,
-    "backoff_initial": (int, float),
-    "backoff_max": (int, float),
-    "retry_after_max": (int, float),
-}
-
-_FORM_PREFIX: Final = "extra__openai_realtime__"
+    from airflow_provider_realtime.transport import Answer, ExchangeError
 
 Timeout = float | tuple[float, float]
 
@@ -69,6 +47,9 @@ class RealtimeResponse:
     """What the API answered: status, parsed JSON body (or text when not JSON), request id, attempts.
 
     The body may hold a client secret, so it is kept out of ``repr``.
+
+    :param body_problem: why the body is not the JSON it should be (not JSON, cut off, too large),
+        or None.
     """
 
     status: int
@@ -76,11 +57,16 @@ class RealtimeResponse:
     request_id: str | None
     attempts: int
     endpoint: str
+    body_problem: str | None = None
 
 
 @dataclass(frozen=True)
 class ConnectionSettings:
-    """Everything the hook needs from an Airflow connection, read and checked once."""
+    """Everything the hook needs from an Airflow connection, read and checked once.
+
+    :param deadline: seconds one attempt may take in all, connection and whole answer (connect + read).
+    :param secrets: the credentials sent in headers, to scrub from anything a server says.
+    """
 
     base_url: str
     headers: dict[str, str] = field(repr=False)
@@ -88,76 +74,22 @@ class ConnectionSettings:
     retry: RetryPolicy
     proxies: dict[str, str] = field(repr=False)  # proxy URLs may embed credentials
     verify: bool | str = True
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
-
-_session_lock = threading.Lock()
-_session: requests.Session | None = None
-_session_pid = 0
-
-
-def shared_http_session() -> requests.Session:
-    """Return this process's HTTP session, so every hook reuses kept-alive connections.
-
-    Tasks build a new operator and hook per run; a per-hook session would pay a TCP (and TLS) handshake
-    for every token. The session carries no credentials (they go in per-request headers) and keeps no
-    cookies. A forked child gets its own session instead of sharing the parent's sockets.
-
-    ``trust_env`` is off: requests would otherwise scan the whole environment for proxies on every
-    request (a quarter of a mint's CPU time) and let a ``~/.netrc`` entry replace our Authorization
-    header. The hook reads the same variables once instead (see ``ConnectionSettings``).
-    """
-    global _session, _session_pid
-    if _session is not None and _session_pid == os.getpid():
-        return _session
-    with _session_lock:
-        if _session is None or _session_pid != os.getpid():
-            import http.cookiejar
-
-            import requests
-
-            session = requests.Session()
-            session.trust_env = False
-            session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-            _session, _session_pid = session, os.getpid()
-    return _session
-
-
-# The environment variables requests consults for proxies and CA bundles (see shared_http_session).
-_TRANSPORT_VARIABLES: Final = (
-    *(
-        name
-        for base in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-        for name in (base, base.upper())
-    ),
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-)
-
-
-def environment_transport(base_url: str) -> tuple[dict[str, str], bool | str]:
-    """Proxies and TLS verification for ``base_url`` from the environment, as requests would pick them.
-
-    Cached on the variables' current values, so a changed environment is still honoured.
-    """
-    return _transport_for(base_url, tuple(os.environ.get(name) for name in _TRANSPORT_VARIABLES))
-
-
-@functools.lru_cache(maxsize=32)
-def _transport_for(base_url: str, _environment: tuple[str | None, ...]) -> tuple[dict[str, str], bool | str]:
-    import requests.utils
-
-    proxies = requests.utils.get_environ_proxies(base_url)
-    verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    return proxies, verify
+    @property
+    def deadline(self) -> float:
+        return self.timeout[0] + self.timeout[1]
 
 
 class OpenAIRealtimeHook(BaseHook):
     """Talk to the OpenAI (or Azure OpenAI) Realtime REST API with an Airflow connection.
 
-    The connection's password is the API key and its host the base URL (default
-    ``https://api.openai.com/v1``). Extras: ``organization``, ``project``, ``api_type`` (``openai`` or
-    ``azure``, which sends the key as an ``api-key`` header), ``timeout`` and ``connect_timeout``
-    (seconds), ``max_retries``, ``backoff_initial``, ``backoff_max`` and ``retry_after_max`` (seconds).
+    The connection (type ``openai_realtime``) holds the API key as its password and the base URL as its
+    host (default ``https://api.openai.com/v1``). Its extras are described in
+    :mod:`airflow_provider_realtime.connection_fields`: ``organization``, ``project``, ``api_type``
+    (``openai``, or ``azure`` to send the key as an ``api-key`` header), ``timeout`` and
+    ``connect_timeout`` (seconds), ``max_retries``, ``backoff_initial``, ``backoff_max`` and
+    ``retry_after_max`` (seconds).
 
     :param conn_id: the Airflow connection id.
     :param max_retries: overrides the connection's ``max_retries`` extra.
@@ -165,8 +97,8 @@ class OpenAIRealtimeHook(BaseHook):
     """
 
     conn_name_attr = "conn_id"
-    default_conn_name = "openai_realtime_default"
-    conn_type = "openai_realtime"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = CONN_TYPE
     hook_name = "OpenAI Realtime"
 
     def __init__(
@@ -188,37 +120,52 @@ class OpenAIRealtimeHook(BaseHook):
 
     @cached_property
     def settings(self) -> ConnectionSettings:
-        """Read the connection once: base URL, auth headers, timeouts and retry policy."""
+        """Read and check the connection once: base URL, auth headers, timeouts and retry policy.
+
+        :raises ValueError: naming the connection and the problem (never a value), before any request.
+        """
         from airflow.sdk.log import mask_secret
 
+        name = f"connection {self.conn_id!r}"
         conn = self.get_connection(self.conn_id)
+        conn_type = (conn.conn_type or "").replace("-", "_")
+        if conn_type != CONN_TYPE:
+            # Its password belongs to another system: it must never become our Authorization header.
+            raise ValueError(
+                f"{name} is of type {conn_type or 'unset'!r}, not {CONN_TYPE!r}; "
+                f"this hook only sends the key of an {CONN_TYPE} connection"
+            )
         api_key = conn.password
         if not api_key:
-            raise ValueError(f"connection {self.conn_id!r} has no API key: set its password field")
+            raise ValueError(f"{name} has no API key: set its password field")
         mask_secret(api_key)
+        _check_header_value(api_key, f"{name}: the API key (password)")
         extras = self._checked_extras(conn.extra_dejson)
-        api_type = extras.get("api_type", "openai")
-        headers = {"api-key": api_key} if api_type == "azure" else {"Authorization": f"Bearer {api_key}"}
-        if extras.get("organization"):
-            headers["OpenAI-Organization"] = extras["organization"]
-        if extras.get("project"):
-            headers["OpenAI-Project"] = extras["project"]
-        connect_timeout = float(extras.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT))
-        read_timeout = float(extras.get("timeout", DEFAULT_READ_TIMEOUT))
+        headers = (
+            {"api-key": api_key}
+            if extras.get("api_type") == "azure"
+            else {"Authorization": f"Bearer {api_key}"}
+        )
+        for extra, header in (("organization", "OpenAI-Organization"), ("project", "OpenAI-Project")):
+            if extras.get(extra):
+                _check_header_value(extras[extra], f"{name}: extra {extra!r}")
+                headers[header] = extras[extra]
+        connect_timeout = float(extras.get("connect_timeout", EXTRAS_BY_NAME["connect_timeout"].default))
+        read_timeout = float(extras.get("timeout", EXTRAS_BY_NAME["timeout"].default))
         if self.timeout is not None:
             connect_timeout, read_timeout = _timeout_pair(self.timeout, connect_timeout)
-        max_retries = extras.get("max_retries", DEFAULT_MAX_RETRIES)
+        max_retries = extras.get("max_retries", EXTRAS_BY_NAME["max_retries"].default)
         if self.max_retries is not None:
-            max_retries = self.max_retries
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ValueError("max_retries must be a whole number of at least 0")
+            max_retries = check_value(EXTRAS_BY_NAME["max_retries"], self.max_retries, "max_retries")
         policy = RetryPolicy(
             max_retries=max_retries,
-            backoff_initial=float(extras.get("backoff_initial", DEFAULT_BACKOFF_INITIAL)),
-            backoff_max=float(extras.get("backoff_max", DEFAULT_BACKOFF_MAX)),
-            retry_after_max=float(extras.get("retry_after_max", DEFAULT_RETRY_AFTER_MAX)),
+            backoff_initial=float(extras.get("backoff_initial", EXTRAS_BY_NAME["backoff_initial"].default)),
+            backoff_max=float(extras.get("backoff_max", EXTRAS_BY_NAME["backoff_max"].default)),
+            retry_after_max=float(extras.get("retry_after_max", EXTRAS_BY_NAME["retry_after_max"].default)),
         )
-        base_url = _base_url(conn.host, conn.port)
+        base_url = _base_url(conn.host, conn.port, name)
+        from airflow_provider_realtime.transport import environment_transport
+
         proxies, verify = environment_transport(base_url)
         return ConnectionSettings(
             base_url=base_url,
@@ -227,6 +174,7 @@ class OpenAIRealtimeHook(BaseHook):
             retry=policy,
             proxies=proxies,
             verify=verify,
+            secrets=(api_key,),
         )
 
     def _checked_extras(self, extras: Any) -> dict[str, Any]:
@@ -234,26 +182,15 @@ class OpenAIRealtimeHook(BaseHook):
         if not isinstance(extras, dict):
             raise ValueError(f"connection {self.conn_id!r}: extra must be a JSON object")
         checked: dict[str, Any] = {}
-        value: Any
         for key, value in extras.items():
             if value is None or value == "":
                 continue  # the connection form stores empty fields
-            key = key.removeprefix(_FORM_PREFIX)  # how form widgets name their fields
-            expected = _EXTRA_TYPES.get(key)
-            if expected is None:
-                raise ValueError(
-                    f"connection {self.conn_id!r}: unknown extra {key!r}; allowed: {', '.join(_EXTRA_TYPES)}"
-                )
-            if isinstance(value, str) and expected is not str:
-                with contextlib.suppress(ValueError):  # URI-form connections give every extra as text
-                    value = json.loads(value)
-            if isinstance(value, bool) or not isinstance(value, expected):
-                raise ValueError(f"connection {self.conn_id!r}: extra {key!r} has the wrong type")
-            if isinstance(value, (int, float)) and not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"connection {self.conn_id!r}: extra {key!r} must be a number of at least 0")
-            checked[key] = value
-        if checked.get("api_type", "openai") not in API_TYPES:
-            raise ValueError(f"connection {self.conn_id!r}: extra 'api_type' must be one of {API_TYPES}")
+            name = str(key).removeprefix(FORM_PREFIX)  # how Airflow 2's form widgets name their fields
+            extra = EXTRAS_BY_NAME.get(name)
+            if extra is None:
+                allowed = ", ".join(EXTRAS_BY_NAME)
+                raise ValueError(f"connection {self.conn_id!r}: unknown extra {name!r}; allowed: {allowed}")
+            checked[name] = check_value(extra, value, f"connection {self.conn_id!r}: extra {name!r}")
         return checked
 
     @property
@@ -263,6 +200,8 @@ class OpenAIRealtimeHook(BaseHook):
 
     def get_conn(self) -> requests.Session:
         """Return the HTTP session (shared by the process, so connections are kept alive)."""
+        from airflow_provider_realtime.transport import shared_http_session
+
         return shared_http_session()
 
     # ----------------------------------------------------------------------------------------------
@@ -307,6 +246,8 @@ class OpenAIRealtimeHook(BaseHook):
         See :meth:`create_client_secret` for the parameters.
         """
         path = contract.ENDPOINT_PATHS[contract.check_endpoint(endpoint)]
+        contract.check_flag(raise_for_status, "raise_for_status")
+        contract.check_flag(require_client_secret, "require_client_secret")
         response = self._request("POST", path, body)
         if response.status >= 400:
             if raise_for_status:
@@ -341,8 +282,13 @@ class OpenAIRealtimeHook(BaseHook):
     def _request(
         self, method: str, path: str, body: dict[str, Any] | None, *, retry: bool = True
     ) -> RealtimeResponse:
-        """Send one request with retries; return the final answer or raise a transport error."""
-        import requests
+        """Send one request with retries; return the final answer or raise a transport error.
+
+        Retried: no answer (connection failure, timeout before the headers) and retryable statuses.
+        Never retried: a 2xx whose body broke off, stalled or cannot be used (a token may exist), and
+        redirects (credentials go to the base URL only).
+        """
+        from airflow_provider_realtime.transport import ExchangeError, exchange
 
         settings = self.settings
         url = settings.base_url + path
@@ -357,41 +303,26 @@ class OpenAIRealtimeHook(BaseHook):
             response: RealtimeResponse | None = None
             retry_headers: Mapping[str, str] = {}
             try:
-                answer = session.request(
+                answer = exchange(
+                    session,
                     method,
                     url,
-                    json=body,
+                    body=body,
                     headers=settings.headers,
                     timeout=settings.timeout,
+                    deadline_seconds=settings.deadline,
                     proxies=settings.proxies,
                     verify=settings.verify,
                 )
-            except requests.exceptions.ChunkedEncodingError:
-                # The body broke off: the server may have minted a token, so do not mint again blindly.
-                raise RealtimeMalformedResponseError(
-                    "The answer's body was truncated (connection closed mid-body)",
-                    endpoint=label,
-                    attempts=attempt,
-                ) from None
-            except requests.exceptions.Timeout as error:
-                failure = RealtimeTimeoutError(
-                    f"No answer in time ({type(error).__name__}; connect/read timeouts {settings.timeout} s)",
-                    endpoint=label,
-                    attempts=attempt,
-                )
-            except requests.exceptions.ConnectionError as error:
-                failure = RealtimeConnectionError(
-                    f"Connection failed ({_transport_reason(error)})", endpoint=label, attempts=attempt
-                )
+            except ExchangeError as error:
+                failure = _exchange_failure(error, label, attempt, settings)
+                if error.status is not None:
+                    raise failure from None  # the server answered 2xx, then its body failed: no retry
             else:
-                response = RealtimeResponse(
-                    status=answer.status_code,
-                    body=_parse_body(answer.content),
-                    request_id=answer.headers.get("x-request-id"),
-                    attempts=attempt,
-                    endpoint=label,
-                )
-                if answer.status_code < 400 or not is_retryable_status(answer.status_code, answer.headers):
+                if 300 <= answer.status < 400:
+                    raise _redirect_error(answer, label, attempt)
+                response = _response(answer, label, attempt, settings.secrets)
+                if answer.status < 400 or not is_retryable_status(answer.status, answer.headers):
                     return response
                 retry_headers = answer.headers
             wait = wait_before_retry(attempt, retry_headers, policy) if attempt < max_attempts else None
@@ -422,12 +353,25 @@ class OpenAIRealtimeHook(BaseHook):
 
 
 # --------------------------------------------------------------------------------------------------
-# Helpers: pure, no secrets.
+# Helpers: pure, no secrets in what they say.
 # --------------------------------------------------------------------------------------------------
 
 
-def _base_url(host: str | None, port: int | None) -> str:
-    """Build the base URL from the connection's host (a full URL, or a bare host name) and port."""
+def _check_header_value(value: Any, what: str) -> None:
+    """Refuse a credential or ID that cannot go in an HTTP header as it is, naming it but never its value.
+
+    requests would reject it with a message quoting the whole header (the key included).
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be text")
+    if value != value.strip():
+        raise ValueError(f"{what} has leading or trailing whitespace (a pasted newline?); store it without")
+    if not value.isascii() or not value.isprintable() or any(char.isspace() for char in value):
+        raise ValueError(f"{what} holds spaces, control or non-ASCII characters; store it without them")
+
+
+def _base_url(host: str | None, port: int | None, name: str) -> str:
+    """Build and check the base URL from the connection's host (a full URL, or a bare host name) and port."""
     if not host:
         return DEFAULT_BASE_URL
     url = host.strip().rstrip("/")
@@ -435,41 +379,126 @@ def _base_url(host: str | None, port: int | None) -> str:
         url = f"https://{url}"
         if port:
             url += f":{port}"
+    problem = None
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - parses the port, raising for a bad one
+    except ValueError:
+        parts, problem = None, "is not a valid URL"
+    if parts is not None:
+        if parts.scheme not in ("http", "https"):
+            problem = "must start with https:// (or http://)"
+        elif not parts.hostname:
+            problem = "has no host name"
+        elif parts.username is not None or parts.password is not None:
+            problem = "must not hold a user name or password (the API key is the connection's password)"
+        elif parts.query or parts.fragment:
+            problem = "must not have a query or fragment"
+        elif not url.isascii() or not url.isprintable() or any(char.isspace() for char in url):
+            problem = "holds spaces, control or non-ASCII characters"
+    if problem:
+        raise ValueError(f"{name}: the host (base URL) {problem}")
     return url
 
 
 def _timeout_pair(timeout: Any, default_connect: float) -> tuple[float, float]:
-    """Read an operator's ``timeout``: read seconds, or a ``(connect, read)`` pair, all positive."""
+    """Read an operator's ``timeout``: read seconds, or a ``(connect, read)`` pair, in the extras' bounds."""
     pair = tuple(timeout) if isinstance(timeout, (tuple, list)) else (default_connect, timeout)
-    if len(pair) != 2 or not all(
-        not isinstance(part, bool) and isinstance(part, (int, float)) and math.isfinite(part) and part > 0
-        for part in pair
-    ):
-        raise ValueError("timeout must be positive seconds, or a (connect, read) pair of them")
-    return float(pair[0]), float(pair[1])
+    if len(pair) != 2:
+        raise ValueError("timeout must be read seconds, or a (connect, read) pair of seconds")
+    connect = check_value(EXTRAS_BY_NAME["connect_timeout"], pair[0], "timeout (connect)")
+    read = check_value(EXTRAS_BY_NAME["timeout"], pair[1], "timeout (read)")
+    return float(connect), float(read)
 
 
-def _parse_body(content: bytes) -> Any:
-    """Parse JSON; fall back to text (proxies answer HTML or nothing)."""
-    if not content:
-        return ""
-    try:
-        return json.loads(content)
-    except ValueError:
-        return content.decode("utf-8", errors="replace")
+def _response(answer: Answer, label: str, attempt: int, secrets: tuple[str, ...]) -> RealtimeResponse:
+    """Parse an answer's body strictly; scrub every credential from an error answer (and from any echo)."""
+    from airflow_provider_realtime.transport import parse_json
+
+    problem = answer.problem
+    body: Any = ""
+    if answer.content:
+        try:
+            body = parse_json(answer.content)
+        except ValueError as error:
+            problem = f"not usable JSON: {error}"
+            body = answer.content.decode("utf-8", errors="replace")
+    if answer.status >= 400 or _echoes(answer.content, secrets):
+        body = scrub_json(body, secrets)
+    return RealtimeResponse(
+        status=answer.status,
+        body=body,
+        request_id=_header_text(answer.request_id),
+        attempts=attempt,
+        endpoint=label,
+        body_problem=problem,
+    )
 
 
-def _transport_reason(error: Exception) -> str:
-    """Name the innermost cause of a transport error (its type only: messages may quote request data)."""
-    inner: Any = error.args[0] if error.args else None
-    inner = getattr(inner, "reason", inner)  # urllib3's MaxRetryError wraps the real cause
-    if isinstance(inner, BaseException) and len(inner.args) > 1 and isinstance(inner.args[1], BaseException):
-        inner = inner.args[1]  # ProtocolError("Connection aborted.", RemoteDisconnected(...))
-    return type(inner).__name__ if isinstance(inner, BaseException) else type(error).__name__
+def _echoes(content: bytes, secrets: Iterable[str]) -> bool:
+    folded = content.lower()
+    return any(secret.lower().encode() in folded for secret in secrets)
+
+
+def _header_text(value: str | None, limit: int = 100) -> str | None:
+    """A header value fit to quote in a message (request ids are short; a hostile one is cut)."""
+    if value is None:
+        return None
+    return scrub(value, limit=limit)
+
+
+def _exchange_failure(
+    error: ExchangeError, label: str, attempt: int, settings: ConnectionSettings
+) -> RealtimeError:
+    """Map a failed exchange to the exception a caller handles."""
+    if error.status is None:
+        kind: type[RealtimeError] = RealtimeTimeoutError if error.timed_out else RealtimeConnectionError
+        summary = (
+            f"No answer in time ({error.reason}; connect/read timeouts {settings.timeout} s)"
+            if error.timed_out
+            else error.reason
+        )
+        return kind(summary, endpoint=label, attempts=attempt)
+    kind = RealtimeTimeoutError if error.timed_out else RealtimeMalformedResponseError
+    return kind(
+        f"{error.reason}; not retried: the server may have minted a token",
+        endpoint=label,
+        status=error.status,
+        request_id=_header_text(error.request_id),
+        attempts=attempt,
+    )
+
+
+def _redirect_error(answer: Answer, label: str, attempt: int) -> RealtimeRedirectError:
+    """Refuse a redirect, saying where it pointed (scheme and host only: the rest may hold anything)."""
+    location = answer.headers.get("Location", "")
+    target = "nowhere (no Location header)"
+    if location:
+        try:
+            parts = urllib.parse.urlsplit(location.strip())
+            host = parts.hostname
+            port = parts.port
+        except ValueError:
+            target = "an address that is not a valid URL"
+        else:
+            if parts.scheme and host:
+                target = f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+                target = scrub(target, limit=200) or target
+            elif not parts.scheme and not parts.netloc:
+                target = "another path on the same host"
+            else:
+                target = f"a {scrub(parts.scheme, limit=20) or 'schemeless'} address"
+    return RealtimeRedirectError(
+        f"Redirected to {target}; not followed: credentials are sent only to the connection's base URL",
+        endpoint=label,
+        status=answer.status,
+        request_id=_header_text(answer.request_id),
+        attempts=attempt,
+    )
 
 
 def _api_error(response: RealtimeResponse) -> RealtimeError:
-    """Map an error answer to the exception a caller handles, quoting OpenAI's error fields."""
+    """Map an error answer to the exception a caller handles, quoting OpenAI's error fields (scrubbed)."""
     details = contract.parse_error(response.body)
     status = response.status
     if status in (401, 403):
@@ -483,7 +512,9 @@ def _api_error(response: RealtimeResponse) -> RealtimeError:
         kind, summary = RealtimeInvalidRequestError, "The request was rejected"
     if response.attempts > 1:
         summary += f" on all {response.attempts} attempts"
-    if details["message"] is None and isinstance(response.body, str) and response.body:
+    if response.body_problem:
+        summary += f" (its body: {response.body_problem})"
+    elif details["message"] is None and isinstance(response.body, str) and response.body:
         summary += " (the answer was not OpenAI's JSON error; a proxy may have answered)"
     return kind(
         summary,
@@ -491,15 +522,17 @@ def _api_error(response: RealtimeResponse) -> RealtimeError:
         status=status,
         request_id=response.request_id,
         attempts=response.attempts,
-        error_type=details["type"],
-        code=details["code"],
-        param=details["param"],
+        error_type=scrub(details["type"], limit=100),
+        code=scrub(details["code"], limit=100),
+        param=scrub(details["param"], limit=200),
         api_message=scrub(details["message"]),
     )
 
 
 def _malformed(response: RealtimeResponse) -> RealtimeMalformedResponseError:
-    if not isinstance(response.body, dict):
+    if response.body_problem:
+        what = f"The answer is {response.body_problem}"
+    elif not isinstance(response.body, dict):
         what = "The answer is not JSON" if response.body else "The answer is empty"
     else:
         what = "The answer holds no client secret (missing or null)"

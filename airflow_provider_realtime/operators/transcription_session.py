@@ -13,7 +13,6 @@ if TYPE_CHECKING:
 
     from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook, Timeout
 
-DEFAULT_CONN_ID = "openai_realtime_default"
 CONFIG_KEYS = ("conn_id", "endpoint", "base_url", "session", "expires_after_seconds")
 
 
@@ -90,6 +89,8 @@ class CreateTranscriptionSessionOperator(BaseOperator):
 
     def _resolved_conn_id(self) -> str:
         """The explicit ``conn_id``, else the ``config``'s, else the default."""
+        from airflow_provider_realtime.connection_fields import DEFAULT_CONN_ID
+
         from_config = self.config.get("conn_id") if isinstance(self.config, dict) else None
         conn_id = self.conn_id or from_config or DEFAULT_CONN_ID
         if not isinstance(conn_id, str):
@@ -130,6 +131,8 @@ class CreateTranscriptionSessionOperator(BaseOperator):
         from airflow_provider_realtime import contract
 
         result_format = contract.check_result_format(self.result_format)
+        include_client_secret = contract.check_flag(self.include_client_secret, "include_client_secret")
+        contract.check_flag(self.raise_for_status, "raise_for_status")
         if result_format == contract.STRUCTURED and not self.raise_for_status:
             raise ValueError("raise_for_status=False needs result_format='raw': an error has no structure")
         request = self._request_config()
@@ -162,9 +165,9 @@ class CreateTranscriptionSessionOperator(BaseOperator):
             context["ti"].xcom_push(key="config", value=config)
         if result_format == contract.RAW:
             raw_body = response.body
-            if not self.include_client_secret and response.status < 400:
+            if not include_client_secret and response.status < 400:
                 raw_body = contract.redact_client_secret(request["endpoint"], raw_body)
             return {"status": response.status, "body": raw_body}
         return contract.shape_result(
-            request["endpoint"], response.body, include_client_secret=self.include_client_secret
+            request["endpoint"], response.body, include_client_secret=include_client_secret
         )

@@ -1,5 +1,8 @@
 """A DAG for the leak test: it mints with the operator, then mints with the hook and carelessly logs and
-prints the token in the same task. Every copy of the token in the task logs must come out as ***."""
+prints the token in the same task. Every copy of the token in the task logs must come out as ***.
+
+``pasted_key`` mints on a connection whose key was pasted with a trailing newline: it must fail with a
+ValueError that names the connection, and neither its log nor its traceback may hold the key."""
 
 from __future__ import annotations
 
@@ -33,7 +36,10 @@ def realtime_leak_probe() -> None:
         print(f"printed token={token}")
         return len(token)
 
+    pasted_key = CreateTranscriptionSessionOperator(task_id="pasted_key", conn_id="openai_realtime_pasted")
+
     mint >> careless()
+    mint >> pasted_key
 
 
 realtime_leak_probe()

@@ -1,0 +1,161 @@
+"""The ``openai_realtime`` connection's extras, described once.
+
+The hook checks extras against this table, and the connection form in Airflow's UI is generated from
+it. Pure data and pure functions: the provider manager imports this module for the form, so it must
+stay cheap to import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Final
+
+from airflow_provider_realtime.retry import (
+    DEFAULT_BACKOFF_INITIAL,
+    DEFAULT_BACKOFF_MAX,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_RETRY_AFTER_MAX,
+)
+
+CONN_TYPE: Final = "openai_realtime"
+DEFAULT_CONN_ID: Final = "openai_realtime_default"
+DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
+DEFAULT_CONNECT_TIMEOUT: Final = 5.0
+DEFAULT_READ_TIMEOUT: Final = 60.0
+API_TYPES: Final = ("openai", "azure")
+FORM_PREFIX: Final = f"extra__{CONN_TYPE}__"  # how Airflow 2's form widgets name extras
+
+
+@dataclass(frozen=True)
+class ExtraField:
+    """One connection extra: how the form shows it and which values the hook accepts.
+
+    :param kind: ``string``, ``choice`` (one of ``choices``), ``number`` or ``integer``.
+    :param low: the smallest value accepted (numbers); ``low_open`` excludes it (``> low``).
+    :param high: the largest value accepted (numbers).
+    """
+
+    name: str
+    label: str
+    kind: str
+    description: str
+    default: Any = None
+    choices: tuple[str, ...] = ()
+    low: float | None = None
+    low_open: bool = False
+    high: float | None = None
+    placeholder: str | None = None
+
+    def bounds(self) -> str:
+        """The accepted range in words, e.g. ``more than 0 and at most 3600``."""
+        lower = f"{'more than' if self.low_open else 'at least'} {self.low:g}" if self.low is not None else ""
+        upper = f"at most {self.high:g}" if self.high is not None else ""
+        return " and ".join(part for part in (lower, upper) if part)
+
+
+EXTRA_FIELDS: Final = (
+    ExtraField(
+        "organization",
+        "Organization ID",
+        "string",
+        "Sent as OpenAI-Organization when set.",
+        placeholder="org-...",
+    ),
+    ExtraField("project", "Project ID", "string", "Sent as OpenAI-Project when set.", placeholder="proj_..."),
+    ExtraField(
+        "api_type",
+        "API type",
+        "choice",
+        "openai sends the key as Authorization: Bearer; azure as an api-key header (Azure OpenAI v1 API).",
+        default="openai",
+        choices=API_TYPES,
+    ),
+    ExtraField(
+        "timeout",
+        "Read timeout (s)",
+        "number",
+        "Seconds to wait for each read of an answer; connect + read timeouts also bound a whole attempt.",
+        default=DEFAULT_READ_TIMEOUT,
+        low=0,
+        low_open=True,
+        high=3600,
+    ),
+    ExtraField(
+        "connect_timeout",
+        "Connect timeout (s)",
+        "number",
+        "Seconds to wait for a connection.",
+        default=DEFAULT_CONNECT_TIMEOUT,
+        low=0,
+        low_open=True,
+        high=600,
+    ),
+    ExtraField(
+        "max_retries",
+        "Max retries",
+        "integer",
+        "Retries of 408/409/429/5xx answers and network errors (a whole number).",
+        default=DEFAULT_MAX_RETRIES,
+        low=0,
+        high=100,
+    ),
+    ExtraField(
+        "backoff_initial",
+        "Backoff initial (s)",
+        "number",
+        "Wait before the first retry when the server names none; doubles per retry.",
+        default=DEFAULT_BACKOFF_INITIAL,
+        low=0,
+        high=600,
+    ),
+    ExtraField(
+        "backoff_max",
+        "Backoff max (s)",
+        "number",
+        "The longest computed wait between two attempts.",
+        default=DEFAULT_BACKOFF_MAX,
+        low=0,
+        high=600,
+    ),
+    ExtraField(
+        "retry_after_max",
+        "Retry-After max (s)",
+        "number",
+        "The longest server-requested wait honoured; a longer one stops retrying.",
+        default=DEFAULT_RETRY_AFTER_MAX,
+        low=0,
+        high=3600,
+    ),
+)
+EXTRAS_BY_NAME: Final = {extra.name: extra for extra in EXTRA_FIELDS}
+
+
+def check_value(extra: ExtraField, value: Any, where: str) -> Any:
+    """Return ``value`` if ``extra`` accepts it, else raise ``ValueError`` naming ``where`` (never the value).
+
+    Text that holds a number is read as one: URI-form connections and some secrets backends give every
+    extra as a string.
+    """
+    if extra.kind in ("number", "integer") and isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = json.loads(value)
+    if extra.kind in ("string", "choice"):
+        if not isinstance(value, str):
+            raise ValueError(f"{where} must be text")
+        if extra.choices and value not in extra.choices:
+            raise ValueError(f"{where} must be one of {', '.join(extra.choices)}")
+        return value
+    unit = "a whole number" if extra.kind == "integer" else "a number of seconds"
+    expectation = f"{unit}, {extra.bounds()}"
+    if extra.kind == "integer" and isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON forms may store 3 as 3.0
+    if isinstance(value, bool) or not isinstance(value, int if extra.kind == "integer" else (int, float)):
+        raise ValueError(f"{where} must be {expectation}")
+    too_low = extra.low is not None and (value <= extra.low if extra.low_open else value < extra.low)
+    too_high = extra.high is not None and value > extra.high
+    if too_low or too_high or not math.isfinite(value):
+        raise ValueError(f"{where} must be {expectation}")
+    return value
