@@ -5,7 +5,19 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CONSTRAINTS := requirements/constraints.txt
 
-.PHONY: install test lint demo bench bench-smoke lock clean
+.PHONY: install test test-matrix lint demo bench bench-smoke lock lock-matrix clean
+
+# The other Airflow versions CI tests on (3.3, the primary, is in $(CONSTRAINTS)). Each has a lock file
+# requirements/airflow-VERSION.txt, resolved as of a few weeks after its release (LOCK_DATE below), and
+# a virtual environment .venv-VERSION with the provider installed in it.
+MATRIX := 2.10.5 2.11.2 3.0.6 3.1.8 3.2.2
+LOCK_DATE_2.10.5 := 2025-03-01
+LOCK_DATE_2.11.2 := 2026-04-01
+LOCK_DATE_3.0.6 := 2025-09-20
+LOCK_DATE_3.1.8 := 2026-04-01
+LOCK_DATE_3.2.2 := 2026-06-20
+# What pytest runs on them (MATRIX_TESTS=tests/test_airflow.py for the Airflow-facing part only).
+MATRIX_TESTS ?= tests
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +27,21 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 
 install: $(STAMP)
 
+.venv-%/.installed-stamp: requirements/airflow-%.txt pyproject.toml $(STAMP)
+	$(PYTHON) -m venv .venv-$*
+	$(BIN)/uv pip install --python .venv-$*/bin/python --quiet -c requirements/airflow-$*.txt -e '.[test]'
+	touch $@
+
 ## make test: lint, type-check, then the whole test suite (unit, emulator, faults, soak, real Airflow runs).
 test: lint
 	$(BIN)/python -m pytest
+
+## make test-matrix: the test suite on every other Airflow version of $(MATRIX), one after the other.
+test-matrix: $(foreach version,$(MATRIX),.venv-$(version)/.installed-stamp)
+	@for version in $(MATRIX); do \
+		echo "=== Airflow $$version: pytest $(MATRIX_TESTS)"; \
+		.venv-$$version/bin/python -m pytest $(MATRIX_TESTS) || exit 1; \
+	done
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -40,5 +64,19 @@ lock: $(STAMP)
 		| sed '1i # Pinned versions every `make` target installs with (uv pip install -c). Refresh: make lock' \
 		> $(CONSTRAINTS)
 
+## make lock-matrix: re-resolve each matrix version as of its LOCK_DATE and freeze it.
+lock-matrix: $(STAMP)
+	@for version in $(MATRIX); do \
+		rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock && \
+		$(BIN)/uv pip install --python .venv-lock/bin/python --quiet --exclude-newer "$$(make -s lock-date-$$version)" \
+			"apache-airflow==$$version" pytest hypothesis jsonschema && \
+		{ echo "# Apache Airflow $$version with the dependencies of its own time (resolved as of $$(make -s lock-date-$$version)) and the test tools. Refresh: make lock-matrix"; \
+		  $(BIN)/uv pip freeze --python .venv-lock/bin/python | grep -v -E '^(pip|setuptools|uv)=='; } \
+			> requirements/airflow-$$version.txt || exit 1; \
+	done; rm -rf .venv-lock
+
+lock-date-%:
+	@echo $(LOCK_DATE_$*)
+
 clean:
-	rm -rf $(VENV) .demo .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-* .demo .mypy_cache .ruff_cache

@@ -159,3 +159,86 @@ def check_value(extra: ExtraField, value: Any, where: str) -> Any:
     if too_low or too_high or not math.isfinite(value):
         raise ValueError(f"{where} must be {expectation}")
     return value
+
+
+# --------------------------------------------------------------------------------------------------
+# The connection form, from the table above: declaratively for Airflow 3.2+ (``conn-fields`` and
+# ``ui-field-behaviour`` in the provider info), through the hook's classmethods before that.
+# --------------------------------------------------------------------------------------------------
+
+HIDDEN_FIELDS: Final = ("schema", "port", "login")
+RELABELING: Final = {"host": "Base URL", "password": "API Key"}
+PLACEHOLDERS: Final = {
+    "host": DEFAULT_BASE_URL,
+    "password": "sk-...",
+    **{extra.name: extra.placeholder for extra in EXTRA_FIELDS if extra.placeholder},
+}
+
+
+def _described(extra: ExtraField) -> str:
+    """The field's help text, with its default and bounds."""
+    parts = [extra.description]
+    if extra.default is not None and extra.kind != "choice":
+        parts.append(
+            f"Default {extra.default:g}." if isinstance(extra.default, float) else f"Default {extra.default}."
+        )
+    if extra.kind in ("number", "integer"):
+        parts.append(f"Allowed: {extra.bounds()}.")
+    return " ".join(parts)
+
+
+def conn_fields() -> dict[str, dict[str, Any]]:
+    """The ``conn-fields`` of the provider info (Airflow 3.2+): a JSON schema per extra."""
+    fields: dict[str, dict[str, Any]] = {}
+    for extra in EXTRA_FIELDS:
+        schema: dict[str, Any]
+        if extra.kind == "choice":
+            schema = {"type": "string", "enum": list(extra.choices), "default": extra.default}
+        elif extra.kind == "string":
+            schema = {"type": ["string", "null"]}
+        else:
+            schema = {"type": [extra.kind, "null"]}
+            if extra.low is not None:
+                schema["exclusiveMinimum" if extra.low_open else "minimum"] = extra.low
+            if extra.high is not None:
+                schema["maximum"] = extra.high
+        fields[extra.name] = {"label": extra.label, "schema": schema, "description": _described(extra)}
+    return fields
+
+
+def ui_field_behaviour(*, separator: str = "-") -> dict[str, Any]:
+    """Hidden, relabelled and placeholder fields; ``separator`` is ``-`` in the provider info, ``_`` in
+    the hook's ``get_ui_field_behaviour`` (Airflow before 3.2)."""
+    return {
+        f"hidden{separator}fields": list(HIDDEN_FIELDS),
+        "relabeling": dict(RELABELING),
+        "placeholders": dict(PLACEHOLDERS),
+    }
+
+
+def form_widgets() -> dict[str, Any]:
+    """WTForms fields for the form of Airflow before 3.2, keyed by their form names.
+
+    Only the WTForms names Airflow 3.0 and 3.1 can stand in for without Flask (text and integer fields,
+    the ``Optional`` and ``any_of`` validators, the BS3 widgets): numbers of seconds are text fields,
+    which the hook reads as numbers.
+    """
+    from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+    from flask_babel import lazy_gettext
+    from wtforms import IntegerField, StringField
+    from wtforms.validators import Optional, any_of
+
+    widgets: dict[str, Any] = {}
+    for extra in EXTRA_FIELDS:
+        validators: list[Any] = [Optional()]
+        if extra.kind == "choice":
+            validators.append(any_of(list(extra.choices)))
+        field_class = IntegerField if extra.kind == "integer" else StringField
+        widgets[f"{FORM_PREFIX}{extra.name}"] = field_class(
+            lazy_gettext(extra.label),
+            validators=validators,
+            description=_described(extra),
+            default=extra.default if extra.kind in ("choice", "integer") else None,
+            widget=BS3TextFieldWidget(),
+        )
+    return widgets

@@ -519,7 +519,7 @@ def _iso_utc(timestamp: Any) -> str | None:
     if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)) or not math.isfinite(timestamp):
         return None
     try:
-        moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.timezone.utc)
+        moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC)
     except (OverflowError, OSError, ValueError):
         return None
     return moment.isoformat()

@@ -1,8 +1,12 @@
-"""Provider metadata for Airflow's provider manager: a plain dict, no imports."""
+"""Provider metadata for Airflow's provider manager: a plain dict, and the connection form from
+``connection_fields`` (a pure-data module, cheap to import)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from airflow_provider_realtime import __version__
+from airflow_provider_realtime.connection_fields import CONN_TYPE, conn_fields, ui_field_behaviour
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -11,7 +15,8 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "airflow-provider-realtime",
         "name": "OpenAI Realtime",
         "description": "Mint OpenAI Realtime transcription-session client secrets (ephemeral tokens).",
-        "versions": ["0.1.0"],
+        "versions": [__version__],
+        "documentation-url": "https://pypi.org/project/airflow-provider-realtime/",
         "integrations": [
             {
                 "integration-name": "OpenAI Realtime",
@@ -33,51 +38,11 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "connection-types": [
             {
-                "connection-type": "openai_realtime",
+                "connection-type": CONN_TYPE,
                 "hook-class-name": "airflow_provider_realtime.hooks.realtime.OpenAIRealtimeHook",
                 "hook-name": "OpenAI Realtime",
-                "conn-fields": {
-                    "organization": {
-                        "label": "Organization ID",
-                        "schema": {"type": ["string", "null"]},
-                        "description": "Sent as OpenAI-Organization when set.",
-                    },
-                    "project": {
-                        "label": "Project ID",
-                        "schema": {"type": ["string", "null"]},
-                        "description": "Sent as OpenAI-Project when set.",
-                    },
-                    "api_type": {
-                        "label": "API type",
-                        "schema": {"type": ["string", "null"], "enum": ["openai", "azure", None]},
-                        "description": "azure sends the key as an api-key header (Azure OpenAI v1 API).",
-                    },
-                    "timeout": {
-                        "label": "Read timeout (s)",
-                        "schema": {"type": ["number", "null"], "minimum": 0},
-                        "description": "Seconds to wait for an answer (default 60).",
-                    },
-                    "connect_timeout": {
-                        "label": "Connect timeout (s)",
-                        "schema": {"type": ["number", "null"], "minimum": 0},
-                        "description": "Seconds to wait for a connection (default 5).",
-                    },
-                    "max_retries": {
-                        "label": "Max retries",
-                        "schema": {"type": ["integer", "null"], "minimum": 0},
-                        "description": "Retries of 408/409/429/5xx and network errors (default 3).",
-                    },
-                },
-                "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port", "login"],
-                    "relabeling": {"host": "Base URL", "password": "API Key"},
-                    "placeholders": {
-                        "host": "https://api.openai.com/v1",
-                        "password": "sk-...",
-                        "organization": "org-...",
-                        "project": "proj_...",
-                    },
-                },
+                "conn-fields": conn_fields(),
+                "ui-field-behaviour": ui_field_behaviour(),
             }
         ],
     }

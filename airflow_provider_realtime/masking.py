@@ -1,58 +1,47 @@
-"""Register minted tokens with Airflow's secret masker at a constant cost per token.
+"""Keep tokens and keys out of logs: register minted tokens with Airflow's masker at a constant cost per
+token, and scrub what servers say before it is quoted.
 
-``airflow.sdk.log.mask_secret`` recompiles one regular expression made of every secret seen so far each
-time a new one is added: minting tokens in bulk in one process becomes quadratic (measured: 27 ms per
-token after only 1,000 tokens). Ephemeral tokens have a recognisable shape (``ek_`` + URL-safe
-characters), so in this process one pattern for that shape is registered once and covers every token.
-Inside a running task the supervisor process writes the task log and masks it, so each token is also
-sent to it exactly as ``mask_secret`` would. A token of any other shape goes through ``mask_secret``.
+Airflow's ``mask_secret`` recompiles one regular expression made of every secret seen so far each time
+a new one is added: minting tokens in bulk in one process becomes quadratic (measured: 27 ms per token
+after only 1,000 tokens). Ephemeral tokens have a recognisable shape (``ek_`` + at least 16 URL-safe
+characters, starting at a word boundary), so one pattern for that shape is registered once per process
+and covers every token. A token of any other shape goes through ``mask_secret``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import re
-import sys
 from collections.abc import Iterable
 from typing import Any, Final
 
-# The masker joins its patterns with "|", so this must be a self-contained alternative.
-TOKEN_PATTERN: Final = r"ek_[A-Za-z0-9_\-]{8,}"  # noqa: S105 - a pattern, not a password
+from airflow_provider_realtime import compat
+
+# The masker joins its patterns with "|", so this must be a self-contained alternative, and RE2 (which
+# Airflow 2 may compile it with) has no look-arounds: \b keeps "seek_position_value" unmasked.
+TOKEN_PATTERN: Final = r"\bek_[A-Za-z0-9_\-]{16,}"  # noqa: S105 - a pattern, not a password
 TOKEN_SHAPE: Final = re.compile(TOKEN_PATTERN)
 
 
 def mask_token(token: str) -> None:
     """Make ``token`` appear as ``***`` in task logs and rendered fields from now on."""
-    from airflow.sdk.log import mask_secret
-
-    if not TOKEN_SHAPE.fullmatch(token):
-        mask_secret(token)
+    if not TOKEN_SHAPE.fullmatch(token) or not _shape_registered():
+        compat.mask_secret(token)
         return
+    compat.tell_supervisor(token)
+
+
+def _shape_registered() -> bool:
+    """Add the token pattern to this process's masker (once); False where the masker is not as expected."""
     try:
-        from airflow.sdk._shared.secrets_masker import _secrets_masker
-
-        masker = _secrets_masker()
-        if TOKEN_PATTERN not in masker.patterns:
-            masker.patterns.add(TOKEN_PATTERN)
-            masker.replacer = re.compile("|".join(masker.patterns))
-    except (ImportError, AttributeError):  # another Airflow layout: the public, slower path
-        mask_secret(token)
-        return
-    _tell_supervisor(token)
-
-
-def _tell_supervisor(token: str) -> None:
-    """Send the token to the task supervisor, which masks the log file it writes."""
-    task_runner = sys.modules.get("airflow.sdk.execution_time.task_runner")
-    comms = getattr(task_runner, "SUPERVISOR_COMMS", None)
-    if comms is None:
-        return
-    # As airflow.sdk.log.mask_secret does: a supervisor that cannot take the message must not fail the task.
-    with contextlib.suppress(Exception):
-        from airflow.sdk.execution_time.comms import MaskSecret
-
-        comms.send(MaskSecret(value=token, name=None))
+        masker = compat.secrets_masker()
+        patterns = masker.patterns
+        if TOKEN_PATTERN not in patterns:
+            patterns.add(TOKEN_PATTERN)
+            masker.replacer = re.compile("|".join(patterns))
+    except AttributeError:  # another Airflow layout: the public, slower path
+        return False
+    return True
 
 
 # Anything shaped like an OpenAI key (sk-…) or ephemeral token (ek_…), in any case.

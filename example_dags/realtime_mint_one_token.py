@@ -7,7 +7,11 @@ it returns a summary without the token, so nothing secret reaches that task's XC
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import dag, task
+
+try:
+    from airflow.sdk import dag, task
+except ImportError:  # Airflow 2
+    from airflow.decorators import dag, task
 
 from airflow_provider_realtime.operators.transcription_session import CreateTranscriptionSessionOperator
 

@@ -11,7 +11,11 @@ from __future__ import annotations
 import datetime
 
 import pendulum
-from airflow.sdk import dag, task
+
+try:
+    from airflow.sdk import dag, task
+except ImportError:  # Airflow 2
+    from airflow.decorators import dag, task
 
 from airflow_provider_realtime.operators.transcription_session import CreateTranscriptionSessionOperator
 

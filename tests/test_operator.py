@@ -11,6 +11,11 @@ from airflow_provider_realtime.exceptions import RealtimeInvalidRequestError
 from airflow_provider_realtime.operators.transcription_session import CreateTranscriptionSessionOperator
 from airflow_provider_realtime.testing import Fault, RealtimeEmulator
 
+try:
+    from airflow.sdk import DAG
+except ImportError:  # Airflow 2
+    from airflow.models.dag import DAG
+
 STRUCTURED_KEYS = {
     "client_secret",
     "client_secret_expires_at",
@@ -243,7 +248,6 @@ def test_the_constructor_does_no_work() -> None:
 
 
 def test_templated_fields_render(realtime_connection: RealtimeEmulator) -> None:
-    from airflow.sdk import DAG
     from jinja2 import Environment
 
     with DAG("templating", schedule=None):
@@ -281,8 +285,6 @@ PUBLIC_PARAMETERS = {
 
 @pytest.mark.parametrize("parameter", sorted(PUBLIC_PARAMETERS))
 def test_every_public_parameter_can_be_mapped(parameter: str) -> None:
-    from airflow.sdk import DAG
-
     with DAG(f"map_{parameter}", schedule=None):
         mapped = CreateTranscriptionSessionOperator.partial(task_id="mint").expand(
             **{parameter: PUBLIC_PARAMETERS[parameter]}

@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseHook
-
 from airflow_provider_realtime import contract
+from airflow_provider_realtime.compat import BaseHook
 from airflow_provider_realtime.connection_fields import (
     CONN_TYPE,
     DEFAULT_BASE_URL,
@@ -118,13 +117,27 @@ class OpenAIRealtimeHook(BaseHook):
     # Connection
     # ----------------------------------------------------------------------------------------------
 
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The connection form's extra fields on Airflow before 3.2 (3.2+ reads the provider info)."""
+        from airflow_provider_realtime.connection_fields import form_widgets
+
+        return form_widgets()
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Hidden, relabelled and placeholder fields on Airflow before 3.2 (3.2+ reads the provider info)."""
+        from airflow_provider_realtime.connection_fields import ui_field_behaviour
+
+        return ui_field_behaviour(separator="_")
+
     @cached_property
     def settings(self) -> ConnectionSettings:
         """Read and check the connection once: base URL, auth headers, timeouts and retry policy.
 
         :raises ValueError: naming the connection and the problem (never a value), before any request.
         """
-        from airflow.sdk.log import mask_secret
+        from airflow_provider_realtime.compat import mask_secret
 
         name = f"connection {self.conn_id!r}"
         conn = self.get_connection(self.conn_id)

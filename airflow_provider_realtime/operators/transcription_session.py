@@ -6,11 +6,10 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
+from airflow_provider_realtime.compat import BaseOperator
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
-
+    from airflow_provider_realtime.compat import Context
     from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook, Timeout
 
 CONFIG_KEYS = ("conn_id", "endpoint", "base_url", "session", "expires_after_seconds")

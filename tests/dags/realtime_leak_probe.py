@@ -7,7 +7,11 @@ ValueError that names the connection, and neither its log nor its traceback may 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import dag, task
+
+try:
+    from airflow.sdk import dag, task
+except ImportError:  # Airflow 2
+    from airflow.decorators import dag, task
 
 from airflow_provider_realtime.operators.transcription_session import CreateTranscriptionSessionOperator
 

@@ -1,0 +1,105 @@
+"""Airflow's names, imported from wherever the running Airflow (2.10 to 3.3) keeps them: the one place.
+
+Each name is looked up on first use (module ``__getattr__``) in the locations listed, newest Airflow
+first, so importing the operator costs no hook import and nothing here runs at DAG-parse time unless it
+is used. No other module of this provider knows which Airflow it runs on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from airflow.sdk import BaseHook, BaseOperator, Context
+    from airflow.sdk.log import mask_secret
+
+__all__ = [
+    "BaseHook",
+    "BaseOperator",
+    "Context",
+    "airflow_version",
+    "mask_secret",
+    "secrets_masker",
+    "supervisor_comms",
+    "tell_supervisor",
+]
+
+# name -> modules that may hold it, newest Airflow first.
+_LOCATIONS: Final[dict[str, tuple[str, ...]]] = {
+    "BaseHook": ("airflow.sdk", "airflow.hooks.base"),  # the SDK's BaseHook came in 3.1
+    "BaseOperator": ("airflow.sdk", "airflow.models.baseoperator"),
+    "Context": ("airflow.sdk", "airflow.utils.context"),
+    "mask_secret": (
+        "airflow.sdk.log",  # 3.1+: masks in the task process and tells the supervisor
+        "airflow.sdk.execution_time.secrets_masker",  # 3.0
+        "airflow.utils.log.secrets_masker",  # 2.x
+    ),
+}
+# Where the process's secrets masker lives (its ``_secrets_masker()`` factory), newest Airflow first.
+_MASKER_MODULES: Final = (
+    "airflow.sdk._shared.secrets_masker",  # 3.2+
+    "airflow.sdk.execution_time.secrets_masker",  # 3.0, 3.1
+    "airflow.utils.log.secrets_masker",  # 2.x
+)
+
+
+def __getattr__(name: str) -> Any:
+    for module_name in _LOCATIONS.get(name, ()):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        value = getattr(module, name, None)
+        if value is not None:
+            globals()[name] = value  # later lookups skip this function
+            return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def airflow_version() -> tuple[int, int]:
+    """The running Airflow's (major, minor)."""
+    from airflow import __version__
+
+    major, minor, *_ = __version__.split(".")
+    return int(major), int(minor)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LOCATIONS})
+
+
+def secrets_masker() -> Any:
+    """The process's secrets masker object (its ``patterns`` and ``replacer``), or None if not found."""
+    for module_name in _MASKER_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        factory = getattr(module, "_secrets_masker", None)
+        if factory is not None:
+            return factory()
+    return None
+
+
+def supervisor_comms() -> Any:
+    """The channel to the task supervisor when running in a supervised 3.x task process, else None."""
+    task_runner = sys.modules.get("airflow.sdk.execution_time.task_runner")
+    return getattr(task_runner, "SUPERVISOR_COMMS", None)
+
+
+def tell_supervisor(secret: str) -> None:
+    """Ask the 3.x task supervisor (the process that writes the task log file) to mask ``secret`` too.
+
+    As Airflow's own ``mask_secret`` does it; a supervisor that cannot take the message must not fail
+    the task. Outside a supervised task (Airflow 2, ``dag.test()``) there is no one to tell.
+    """
+    comms = supervisor_comms()
+    if comms is None:
+        return
+    with contextlib.suppress(Exception):
+        from airflow.sdk.execution_time.comms import MaskSecret
+
+        comms.send(MaskSecret(value=secret, name=None))
