@@ -60,10 +60,10 @@ def __getattr__(name: str) -> Any:
 
 
 def airflow_version() -> tuple[int, int]:
-    """The running Airflow's (major, minor)."""
-    from airflow import __version__
+    """The installed Airflow's (major, minor), read from its package metadata without importing it."""
+    from importlib.metadata import version
 
-    major, minor, *_ = __version__.split(".")
+    major, minor, *_ = version("apache-airflow").split(".")
     return int(major), int(minor)
 
 

@@ -12,18 +12,8 @@ import socket
 import threading
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Seen:
-    """A request as it reached the hostile server."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
+from airflow_provider_realtime.testing import RecordedRequest as Seen  # a request as it arrived
 
 Behaviour = Callable[["HostileServer", socket.socket, Seen], None]
 

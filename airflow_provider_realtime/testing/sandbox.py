@@ -45,13 +45,6 @@ def _end_group(process: subprocess.Popen[bytes]) -> None:
             continue
 
 
-def _airflow_major() -> int:
-    """The installed Airflow's major version, without importing it."""
-    from importlib.metadata import version
-
-    return int(version("apache-airflow").split(".")[0])
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -175,7 +168,9 @@ class AirflowSandbox:
         Airflow 3's tasks talk to an API server, which this starts (:meth:`api_server`); Airflow 2 runs
         them with the configured executor directly.
         """
-        if _airflow_major() < 3:
+        from airflow_provider_realtime.compat import airflow_version
+
+        if airflow_version() < (3, 0):
             yield
             return
         with self.api_server():
