@@ -13,12 +13,12 @@ import sys
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
-    from airflow.sdk import BaseHook, BaseOperator, Context
-    from airflow.sdk.log import mask_secret
+    from airflow.sdk import BaseHook, BaseOperator, Connection, Context
 
 __all__ = [
     "BaseHook",
     "BaseOperator",
+    "Connection",
     "Context",
     "airflow_version",
     "mask_secret",
@@ -31,12 +31,8 @@ __all__ = [
 _LOCATIONS: Final[dict[str, tuple[str, ...]]] = {
     "BaseHook": ("airflow.sdk", "airflow.hooks.base"),  # the SDK's BaseHook came in 3.1
     "BaseOperator": ("airflow.sdk", "airflow.models.baseoperator"),
+    "Connection": ("airflow.sdk", "airflow.models.connection"),
     "Context": ("airflow.sdk", "airflow.utils.context"),
-    "mask_secret": (
-        "airflow.sdk.log",  # 3.1+: masks in the task process and tells the supervisor
-        "airflow.sdk.execution_time.secrets_masker",  # 3.0
-        "airflow.utils.log.secrets_masker",  # 2.x
-    ),
 }
 # Where the process's secrets masker lives (its ``_secrets_masker()`` factory), newest Airflow first.
 _MASKER_MODULES: Final = (
@@ -84,6 +80,20 @@ def secrets_masker() -> Any:
     return None
 
 
+def mask_secret(secret: str) -> None:
+    """Mask ``secret`` in this process's logs, then in the 3.x supervisor's (which writes the log files).
+
+    Airflow 3.0's own ``mask_secret`` would tell the supervisor first, and under ``airflow tasks test``
+    that message is logged, unmasked (see :func:`tell_supervisor`).
+    """
+    if not secret:
+        return
+    masker = secrets_masker()
+    if masker is not None:
+        masker.add_mask(secret)
+    tell_supervisor(secret)
+
+
 def supervisor_comms() -> Any:
     """The channel to the task supervisor when running in a supervised 3.x task process, else None."""
     task_runner = sys.modules.get("airflow.sdk.execution_time.task_runner")
@@ -97,7 +107,9 @@ def tell_supervisor(secret: str) -> None:
     the task. Outside a supervised task (Airflow 2, ``dag.test()``) there is no one to tell.
     """
     comms = supervisor_comms()
-    if comms is None:
+    if comms is None or type(comms).__name__ == "InProcessSupervisorComms":
+        # No one to tell, or a supervisor in this very process (``tasks test``, ``dags test``): it shares
+        # this process's masker, and Airflow 3.0 logs each message sent to it, secret included.
         return
     with contextlib.suppress(Exception):
         from airflow.sdk.execution_time.comms import MaskSecret

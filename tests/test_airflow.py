@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import stat
 from pathlib import Path
@@ -37,6 +38,11 @@ def task_failed(run: CommandResult) -> bool:
     """Whether ``airflow tasks test`` ran the task to failure: Airflow 2 exits non-zero, Airflow 3 exits 0
     and logs the new state."""
     return run.returncode != 0 or "new_state=failed" in run.output
+
+
+def plain(output: str) -> str:
+    """Command output as text: without terminal colours and with the console's line wrapping undone."""
+    return " ".join(re.sub(r"\x1b\[[0-9;]*m", "", output).split())
 
 
 def run_dag(sandbox: AirflowSandbox, dag_id: str, env: dict[str, str]) -> dict:
@@ -159,6 +165,23 @@ def _haystacks(sandbox: AirflowSandbox, *runs: CommandResult) -> dict[str, str]:
     return places
 
 
+def _airflow_30_debug_echo(secret: str, output: str) -> bool:
+    """Whether ``secret`` appears in a command's ``output`` only where Airflow 3.0 itself echoes it.
+
+    Airflow 3.0's ``airflow tasks test`` and ``dags test`` log every message between the task and their
+    in-process supervisor at debug level, unmasked (the message objects escape the masker): the password
+    Airflow's own connection lookup sends to be masked (``MaskSecret(value=…)``), the XComs pushed, the
+    rendered fields. Every provider's secrets show there, on the console of those two local commands
+    only; 3.1 fixed it. The README's Security section says so.
+    """
+    from airflow_provider_realtime import compat
+
+    if compat.airflow_version() != (3, 0):
+        return False
+    echoes = ("[debug    ] Sending request", "[debug    ] Received message from task runner")
+    return all(line.startswith(echoes, 20) for line in output.splitlines() if secret in line)
+
+
 def test_no_key_or_token_leaks_from_a_real_task(
     sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator
 ) -> None:
@@ -191,10 +214,8 @@ def test_no_key_or_token_leaks_from_a_real_task(
     pasted_key = "sk-pasted-" + os.urandom(12).hex()
     pasted_env = {**env, PASTED: _connection(shared_emulator, pasted_key + "\n")}
     pasted_task = sandbox.airflow("tasks", "test", "realtime_leak_probe", "pasted_key", env=pasted_env)
-    if task_failed(pasted_task):
-        assert REFUSED_PASTED_KEY in pasted_task.output
-    else:  # Airflow 3.0 strips the password on its way to the task: the clean key just works
-        assert "answered 200" in pasted_task.output, pasted_task.output[-3000:]
+    assert task_failed(pasted_task), pasted_task.output[-3000:]
+    assert REFUSED_PASTED_KEY in plain(pasted_task.output), pasted_task.output[-3000:]
     pasted_test = sandbox.airflow(
         "connections",
         "test",
@@ -208,7 +229,10 @@ def test_no_key_or_token_leaks_from_a_real_task(
     assert len(secrets) >= 5, "the runs minted tokens to look for"
     places = _haystacks(sandbox, ok, failed, denied, dag_run, pasted_task, pasted_test)
     leaks = [
-        (name, place) for name, secret in secrets.items() for place, text in places.items() if secret in text
+        (name, place)
+        for name, secret in secrets.items()
+        for place, text in places.items()
+        if secret in text and not _airflow_30_debug_echo(secret, text)
     ]
     print(f"leak search: {len(secrets)} secrets in {len(places)} places, {len(leaks)} leaks")
     assert leaks == []
@@ -218,6 +242,8 @@ def test_tokens_are_masked_in_the_task_log_files_of_an_executor_run(
     sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator
 ) -> None:
     """Tasks run by the executor in supervised processes, which write the task log files (as in production)."""
+    from airflow_provider_realtime import compat
+
     pasted_key = "sk-pasted-" + os.urandom(12).hex()
     env = {**env, PASTED: _connection(shared_emulator, pasted_key + "\n")}
     with sandbox.executor():
@@ -238,10 +264,9 @@ def test_tokens_are_masked_in_the_task_log_files_of_an_executor_run(
         if f"run_id={run.run_id}" in str(path)
     }
     assert set(logs) == {"task_id=mint", "task_id=careless", "task_id=pasted_key"}
-    if pasted_state == "failed":
-        assert REFUSED_PASTED_KEY in logs["task_id=pasted_key"]
-    else:  # Airflow 3.0 strips the password on its way to the task: the clean key just works
-        assert pasted_state == "success" and "answered 200" in logs["task_id=pasted_key"]
+    assert REFUSED_PASTED_KEY in plain(logs["task_id=pasted_key"])
+    # Airflow 3.0's `dags test --use-executor` records a task that failed as "success".
+    assert pasted_state == ("success" if compat.airflow_version() == (3, 0) else "failed")
     assert "answered 200" in logs["task_id=mint"]
     careless = logs["task_id=careless"]
     assert "the token is ***" in careless, "a logged token is masked"

@@ -118,6 +118,19 @@ class OpenAIRealtimeHook(BaseHook):
     # ----------------------------------------------------------------------------------------------
 
     @classmethod
+    def get_connection(cls, conn_id: str) -> Any:
+        """The connection: in a 3.x task through the Task SDK, as Airflow 3.1+ itself does.
+
+        Airflow 3.0's ``BaseHook`` detours through ``airflow.models``, whose ``mask_secret`` call makes
+        ``airflow tasks test`` print the password.
+        """
+        from airflow_provider_realtime import compat
+
+        if compat.supervisor_comms() is not None:
+            return compat.Connection.get(conn_id)
+        return super().get_connection(conn_id)
+
+    @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """The connection form's extra fields on Airflow before 3.2 (3.2+ reads the provider info)."""
         from airflow_provider_realtime.connection_fields import form_widgets
@@ -151,7 +164,9 @@ class OpenAIRealtimeHook(BaseHook):
         api_key = conn.password
         if not api_key:
             raise ValueError(f"{name} has no API key: set its password field")
-        mask_secret(api_key)
+        # Also as a traceback's locals show a pasted key ('sk-…\n'): Airflow 3.0 prints locals.
+        for form in {api_key, api_key.strip(), repr(api_key)[1:-1]}:
+            mask_secret(form)
         _check_header_value(api_key, f"{name}: the API key (password)")
         extras = self._checked_extras(conn.extra_dejson)
         headers = (
