@@ -40,7 +40,9 @@ test: lint
 test-matrix: $(foreach version,$(MATRIX),.venv-$(version)/.installed-stamp)
 	@for version in $(MATRIX); do \
 		echo "=== Airflow $$version: pytest $(MATRIX_TESTS)"; \
+		start=$$(date +%s); \
 		.venv-$$version/bin/python -m pytest $(MATRIX_TESTS) || exit 1; \
+		echo "=== Airflow $$version: passed in $$(( $$(date +%s) - start )) s"; \
 	done
 
 lint: $(STAMP)
