@@ -16,6 +16,8 @@ LOCK_DATE_2.11.2 := 2026-04-01
 LOCK_DATE_3.0.6 := 2025-09-20
 LOCK_DATE_3.1.8 := 2026-04-01
 LOCK_DATE_3.2.2 := 2026-06-20
+# The extras each installs: the browser test runs on 2.11 (and on 3.3, whose .venv has the dev extra).
+EXTRAS_2.11.2 := test,browser
 # What pytest runs on them (MATRIX_TESTS=tests/test_airflow.py for the Airflow-facing part only).
 MATRIX_TESTS ?= tests
 
@@ -29,7 +31,8 @@ install: $(STAMP)
 
 .venv-%/.installed-stamp: requirements/airflow-%.txt pyproject.toml $(STAMP)
 	$(PYTHON) -m venv .venv-$*
-	$(BIN)/uv pip install --python .venv-$*/bin/python --quiet -c requirements/airflow-$*.txt -e '.[test]'
+	$(BIN)/uv pip install --python .venv-$*/bin/python --quiet -c requirements/airflow-$*.txt \
+		-e '.[$(or $(EXTRAS_$*),test)]'
 	touch $@
 
 ## make test: lint, type-check, then the whole test suite (unit, emulator, faults, soak, real Airflow runs).
@@ -71,7 +74,7 @@ lock-matrix: $(STAMP)
 	@for version in $(MATRIX); do \
 		rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock && \
 		$(BIN)/uv pip install --python .venv-lock/bin/python --quiet --exclude-newer "$$(make -s lock-date-$$version)" \
-			"apache-airflow==$$version" pytest hypothesis jsonschema && \
+			"apache-airflow==$$version" pytest hypothesis jsonschema $$(make -s lock-extras-$$version) && \
 		{ echo "# Apache Airflow $$version with the dependencies of its own time (resolved as of $$(make -s lock-date-$$version)) and the test tools. Refresh: make lock-matrix"; \
 		  $(BIN)/uv pip freeze --python .venv-lock/bin/python | grep -v -E '^(pip|setuptools|uv)=='; } \
 			> requirements/airflow-$$version.txt || exit 1; \
@@ -79,6 +82,9 @@ lock-matrix: $(STAMP)
 
 lock-date-%:
 	@echo $(LOCK_DATE_$*)
+
+lock-extras-%:
+	@echo $(if $(findstring browser,$(EXTRAS_$*)),selenium)
 
 clean:
 	rm -rf $(VENV) .venv-* .demo .mypy_cache .ruff_cache

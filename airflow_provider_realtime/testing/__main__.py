@@ -1,7 +1,8 @@
 """Run the emulator: ``python -m airflow_provider_realtime.testing --port 8080`` (or ``realtime-emulator``).
 
-The first line printed is the base URL, so scripts can read it and point a connection at it. On exit
-(SIGTERM or Ctrl-C) it prints its counters as one JSON line to standard error.
+The only line printed to standard output is the base URL, so scripts can read it and point a connection
+at it; the API key it accepts (``--api-key``, by default ``DEFAULT_API_KEY``) goes to standard error. On
+exit (SIGTERM or Ctrl-C) it prints its counters as one JSON line to standard error.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
 
     emulator = RealtimeEmulator(args.api_key, host=args.host, port=args.port).start()
     print(emulator.base_url, flush=True)
+    print(f"emulator accepts the API key {args.api_key}", file=sys.stderr, flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         signal.pause()

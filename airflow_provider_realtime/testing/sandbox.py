@@ -128,19 +128,55 @@ class AirflowSandbox:
         return CommandResult(returncode, text, match.group(1) if match else None)
 
     @contextlib.contextmanager
-    def api_server(self, port: int | None = None, timeout: float = 90) -> Iterator[str]:
-        """Run ``airflow api-server`` on loopback, so ``dags test --use-executor`` runs tasks for real.
+    def api_server(
+        self, port: int | None = None, timeout: float = 90, env: dict[str, str] | None = None
+    ) -> Iterator[str]:
+        """Run ``airflow api-server`` (Airflow 3) on loopback: the UI, the REST API and the execution API.
 
-        Tasks then run in their own supervised processes that write task log files, as in production.
-        Yields the server's base URL; commands run meanwhile are pointed at it.
+        With it ``dags test --use-executor`` runs tasks in their own supervised processes that write task
+        log files, as in production. Yields the server's base URL; commands run meanwhile are pointed at
+        it. ``env`` is added to the server's environment.
         """
         port = port or _free_port()
         url = f"http://127.0.0.1:{port}"
         self._server_env = {"AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/"}
-        log = open(self.home / "api-server.log", "ab")  # noqa: SIM115 - closed below
+        try:
+            args = ("api-server", "--host", "127.0.0.1", "--port", str(port))
+            with self._serve(args, f"{url}/api/v2/version", timeout, env):
+                yield url
+        finally:
+            self._server_env = {}
+
+    @contextlib.contextmanager
+    def web_ui(self, timeout: float = 90, env: dict[str, str] | None = None) -> Iterator[str]:
+        """Run Airflow's web UI on loopback, open to anyone as an admin; yields its base URL.
+
+        Airflow 3: the API server with the simple auth manager's all-admins mode. Airflow 2: the Flask
+        webserver, with FAB's public role made Admin (in this sandbox's ``webserver_config.py``).
+        """
+        from airflow_provider_realtime.compat import airflow_version
+
+        if airflow_version() >= (3, 0):
+            admins = {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}
+            with self.api_server(timeout=timeout, env={**admins, **(env or {})}) as url:
+                yield url
+            return
+        (self.home / "webserver_config.py").write_text('AUTH_ROLE_PUBLIC = "Admin"\n')
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        args = ("webserver", "--hostname", "127.0.0.1", "--port", str(port), "--workers", "1")
+        with self._serve(args, f"{url}/health", timeout, env):
+            yield url
+
+    @contextlib.contextmanager
+    def _serve(
+        self, args: tuple[str, ...], ready_url: str, timeout: float, env: dict[str, str] | None
+    ) -> Iterator[None]:
+        """Run ``airflow ARGS`` as a server until the block ends, once ``ready_url`` answers."""
+        log = open(self.home / f"{args[0]}.log", "ab")  # noqa: SIM115 - closed below
         process = subprocess.Popen(
-            [sys.executable, "-m", "airflow", "api-server", "--host", "127.0.0.1", "--port", str(port)],
-            env=self.environ(),
+            [sys.executable, "-m", "airflow", *args],
+            env=self.environ(env),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -149,15 +185,14 @@ class AirflowSandbox:
             deadline = time.monotonic() + timeout
             while True:
                 try:
-                    with urllib.request.urlopen(f"{url}/api/v2/version", timeout=2):  # noqa: S310 - loopback
+                    with urllib.request.urlopen(ready_url, timeout=2):  # noqa: S310 - loopback
                         break
                 except OSError:
                     if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"airflow api-server did not start; see {log.name}") from None
+                        raise RuntimeError(f"airflow {args[0]} did not start; see {log.name}") from None
                     time.sleep(0.5)
-            yield url
+            yield
         finally:
-            self._server_env = {}
             _end_group(process)
             log.close()
 
