@@ -31,7 +31,7 @@ __all__ = [
 _LOCATIONS: Final[dict[str, tuple[str, ...]]] = {
     "BaseHook": ("airflow.sdk", "airflow.hooks.base"),  # the SDK's BaseHook came in 3.1
     "BaseOperator": ("airflow.sdk", "airflow.models.baseoperator"),
-    "Connection": ("airflow.sdk", "airflow.models.connection"),
+    "Connection": ("airflow.sdk",),  # only used in a 3.x task
     "Context": ("airflow.sdk", "airflow.utils.context"),
 }
 # Where the process's secrets masker lives (its ``_secrets_masker()`` factory), newest Airflow first.
@@ -89,9 +89,12 @@ def mask_secret(secret: str) -> None:
     if not secret:
         return
     masker = secrets_masker()
-    if masker is not None:
-        masker.add_mask(secret)
-    tell_supervisor(secret)
+    # Also the forms a traceback's locals show: repr escapes a pasted newline ('sk-…\n'), and Airflow 3.0
+    # prints locals.
+    for form in {secret, secret.strip(), repr(secret)[1:-1]}:
+        if masker is not None:
+            masker.add_mask(form)
+        tell_supervisor(form)
 
 
 def supervisor_comms() -> Any:

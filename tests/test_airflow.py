@@ -172,7 +172,7 @@ def _airflow_30_debug_echo(secret: str, output: str) -> bool:
     in-process supervisor at debug level, unmasked (the message objects escape the masker): the password
     Airflow's own connection lookup sends to be masked (``MaskSecret(value=…)``), the XComs pushed, the
     rendered fields. Every provider's secrets show there, on the console of those two local commands
-    only; 3.1 fixed it. The README's Security section says so.
+    only; 3.1 fixed it. The README's Compatibility section says so.
     """
     from airflow_provider_realtime import compat
 

@@ -164,9 +164,7 @@ class OpenAIRealtimeHook(BaseHook):
         api_key = conn.password
         if not api_key:
             raise ValueError(f"{name} has no API key: set its password field")
-        # Also as a traceback's locals show a pasted key ('sk-…\n'): Airflow 3.0 prints locals.
-        for form in {api_key, api_key.strip(), repr(api_key)[1:-1]}:
-            mask_secret(form)
+        mask_secret(api_key)
         _check_header_value(api_key, f"{name}: the API key (password)")
         extras = self._checked_extras(conn.extra_dejson)
         headers = (
