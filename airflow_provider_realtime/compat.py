@@ -21,6 +21,7 @@ __all__ = [
     "Connection",
     "Context",
     "airflow_version",
+    "in_supervised_task",
     "mask_secret",
     "secrets_masker",
     "supervisor_comms",
@@ -103,18 +104,27 @@ def supervisor_comms() -> Any:
     return getattr(task_runner, "SUPERVISOR_COMMS", None)
 
 
+def in_supervised_task() -> bool:
+    """Whether this is an Airflow 3 task process whose supervisor, another process, writes its log file.
+
+    Not under ``airflow tasks test`` or ``dags test``: their supervisor runs in this very process and
+    shares its masker.
+    """
+    comms = supervisor_comms()
+    return comms is not None and type(comms).__name__ != "InProcessSupervisorComms"
+
+
 def tell_supervisor(secret: str) -> None:
     """Ask the 3.x task supervisor (the process that writes the task log file) to mask ``secret`` too.
 
     As Airflow's own ``mask_secret`` does it; a supervisor that cannot take the message must not fail
     the task. Outside a supervised task (Airflow 2, ``dag.test()``) there is no one to tell.
     """
-    comms = supervisor_comms()
-    if comms is None or type(comms).__name__ == "InProcessSupervisorComms":
-        # No one to tell, or a supervisor in this very process (``tasks test``, ``dags test``): it shares
-        # this process's masker, and Airflow 3.0 logs each message sent to it, secret included.
+    if not in_supervised_task():
+        # No one to tell, or a supervisor in this very process, which Airflow 3.0 would have log each
+        # message sent to it, secret included.
         return
     with contextlib.suppress(Exception):
         from airflow.sdk.execution_time.comms import MaskSecret
 
-        comms.send(MaskSecret(value=secret, name=None))
+        supervisor_comms().send(MaskSecret(value=secret, name=None))

@@ -5,7 +5,9 @@
    apache-airflow-providers-http's HttpHook, each as a ratio to the floor;
 2. the import cost the operator module adds on top of ``airflow.sdk`` (``python -X importtime``);
 3. wall time of ``airflow dags test`` for example 1 versus the same job written with HttpOperator;
-4. per-mint cost over many mints in one process: first 10 % versus last 10 %.
+4. per-mint cost over many mints in one process: first 10 % versus last 10 %;
+5. the same in one task run by a real executor (LocalExecutor, the supervised task process of Airflow 3),
+   which logs and prints every token: first block versus last, and no token in the task log file.
 
 The emulator runs in its own process, so the client's CPU time is the benchmark process's own.
 Writes a JSON result file (and the README's table next to it, as .md) and prints a table. ``--smoke`` runs a small size to keep the harness working.
@@ -211,6 +213,51 @@ def dags_test_wall(base_url: str, runs: int) -> dict[str, float]:
     return timings
 
 
+def supervised_masking(tokens: int, block: int) -> dict[str, Any]:
+    """Mint ``tokens`` in one task run by a real executor, logging and printing each one.
+
+    LocalExecutor runs the task in its own process; on Airflow 3 that process sends its logs to a
+    supervisor process, which writes the task log file. The task times each block of ``block`` tokens
+    (mint, log, print); the first block is compared with the last, and the log file is searched for any
+    token-shaped text.
+    """
+    from airflow_provider_realtime.masking import TOKEN_SHAPE
+    from airflow_provider_realtime.testing.sandbox import AirflowSandbox
+
+    work = Path(tempfile.mkdtemp(prefix="realtime-bench-masking-"))
+    dags = work / "dags"
+    dags.mkdir()
+    shutil.copy(ROOT / "bench" / "dags" / "supervised_mask_probe.py", dags)
+    sandbox = AirflowSandbox(work / "home", dags)
+    sandbox.migrate()
+    env = {"AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT": os.environ["AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT"]}
+    conf = json.dumps({"tokens": tokens, "block": block})
+    with sandbox.executor():
+        start = time.perf_counter()
+        run = sandbox.airflow(
+            "dags", "test", "supervised_mask_probe", "--use-executor", "--conf", conf, env=env, timeout=3600
+        )
+        wall = time.perf_counter() - start
+    blocks = sandbox.xcoms("supervised_mask_probe", run.run_id).get(("mint_and_log", -1, "return_value"))
+    if run.returncode != 0 or not blocks:
+        raise RuntimeError(f"the masking run failed:\n{run.output[-3000:]}")
+    logs = "".join(
+        path.read_text() for path in sandbox.task_log_files() if f"run_id={run.run_id}" in str(path)
+    )
+    shutil.rmtree(work, ignore_errors=True)
+    return {
+        "tokens": tokens,
+        "block": block,
+        "first_block_s": blocks[0],
+        "last_block_s": blocks[-1],
+        "ratio_last_to_first": blocks[-1] / blocks[0],
+        "blocks_s": blocks,
+        "run_wall_s": wall,
+        "masked_lines": logs.count("token=***"),
+        "tokens_in_log_file": len(TOKEN_SHAPE.findall(logs)),
+    }
+
+
 def growth(mint: Callable[[], Any], count: int) -> dict[str, float]:
     """Per-mint wall and CPU of the first and last tenth of `count` mints in one process."""
     tenth = count // 10
@@ -285,6 +332,13 @@ def table(results: dict[str, Any]) -> str:
         f"{grow['last_wall_median_us']:.0f} us ({grow['wall_ratio_last_to_first']:.2f}x), CPU "
         f"{grow['first_cpu_mean_us']:.0f} -> {grow['last_cpu_mean_us']:.0f} us ({grow['cpu_ratio_last_to_first']:.2f}x)"
     )
+    masking = results["supervised_masking"]
+    lines.append(
+        f"One task under LocalExecutor minting, logging and printing {masking['tokens']} tokens: "
+        f"first {masking['block']} in {masking['first_block_s']:.2f} s, last {masking['block']} in "
+        f"{masking['last_block_s']:.2f} s ({masking['ratio_last_to_first']:.2f}x); task log file: "
+        f"{masking['masked_lines']} lines masked, {masking['tokens_in_log_file']} tokens"
+    )
     return "\n".join(lines)
 
 
@@ -315,6 +369,14 @@ def markdown(results: dict[str, Any]) -> str:
         "per mint: flat. (Airflow's own `mask_secret` would make it quadratic: 27 ms per token after 1,000.)",
         f"- Emulator: {e['server_us_per_request']:.0f} µs of server time per request.",
     ]
+    s = results["supervised_masking"]
+    lines.append(
+        f"- Masking in a task run by a real executor (LocalExecutor; on Airflow 3 the supervisor process "
+        f"writes the log file): one task mints {s['tokens']:,} tokens and logs and prints each. The first "
+        f"{s['block']:,} take {s['first_block_s']:.2f} s, the last {s['block']:,} {s['last_block_s']:.2f} s "
+        f"({s['ratio_last_to_first']:.2f}×): flat. The task log file has {s['masked_lines']:,} lines with "
+        f"`token=***` and {s['tokens_in_log_file']} tokens."
+    )
     return "\n".join(lines)
 
 
@@ -323,8 +385,8 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="small sizes, to check the harness works")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results.json"))
     args = parser.parse_args()
-    mints, warmup, growth_mints, dag_runs, import_runs = (
-        (100, 20, 500, 1, 2) if args.smoke else (2000, 200, 10_000, 3, 7)
+    mints, warmup, growth_mints, dag_runs, import_runs, masked_tokens, block = (
+        (100, 20, 500, 1, 2, 500, 100) if args.smoke else (2000, 200, 10_000, 3, 7, 10_000, 1_000)
     )
 
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="realtime-bench-home-"))
@@ -339,6 +401,7 @@ def main() -> int:
         results["growth"] = growth(contenders["provider hook"], growth_mints)
         results["imports"] = import_cost(import_runs)
         results["dags_test"] = dags_test_wall(base_url, dag_runs)
+        results["supervised_masking"] = supervised_masking(masked_tokens, block)
     finally:
         process.terminate()
         _, errors = process.communicate(timeout=10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -185,25 +186,78 @@ def test_form_prefixed_extras_are_understood(make_hook: MakeHook, emulator: Real
     assert emulator.requests[-1].headers["openai-organization"] == "org-form"
 
 
+# A supervised Airflow 3 task process, as the supervisor sets it up (logs as JSON lines over a channel of
+# their own), minting tokens and then logging and printing them every way a task can.
+SUPERVISED_TASK = """
+import json, logging, os, sys
+import structlog
+from airflow.sdk.execution_time import task_runner
+from airflow.sdk.execution_time.supervisor import _configure_logs_over_json_channel
+from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook
+
+read_end, write_end = os.pipe()
+_configure_logs_over_json_channel(write_end)
+hook = OpenAIRealtimeHook()
+hook.settings  # the connection, read before the supervisor is stood in for
+
+
+class RecordingComms:
+    sent = []
+
+    def send(self, message):
+        self.sent.append(message)
+
+
+task_runner.SUPERVISOR_COMMS = RecordingComms()
+tokens = [hook.create_client_secret().body["value"] for _ in range(3)]
+structlog.get_logger("probe").warning("structlog token=%s", tokens[0])
+logging.getLogger("probe").warning("stdlib token=%s", tokens[1])
+logging.getLogger("probe").warning("after a newline\\n" + tokens[2])
+try:
+    raise RuntimeError("failed with " + tokens[0])
+except RuntimeError:
+    logging.getLogger("probe").exception("traceback")
+print("printed token=" + tokens[2])
+sys.stdout.write("written in pieces " + tokens[0][:6])
+sys.stdout.write(tokens[0][6:] + " and flushed")
+sys.stdout.flush()
+os.close(write_end)
+with os.fdopen(read_end, "rb") as channel:
+    logs = channel.read().decode()
+told = [repr(message) for message in RecordingComms.sent]
+with open(sys.argv[1], "w") as results:
+    json.dump({"tokens": tokens, "told": told, "logs": logs}, results)
+"""
+
+
 @AIRFLOW_3_ONLY
-def test_the_task_supervisor_is_told_each_token(make_hook: MakeHook, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Inside a task the supervisor writes (and masks) the log file; it must learn every token."""
-    from airflow.sdk.execution_time import task_runner
-    from airflow.sdk.execution_time.comms import MaskSecret
+def test_a_supervised_task_sends_no_token_to_its_supervisor(
+    emulator: RealtimeEmulator, tmp_path: Path
+) -> None:
+    """The supervisor writes the task log file from what the task sends it; telling it each token to mask
+    would cost more with every token, so what is sent has the tokens redacted already."""
+    import json
+    import os
+    import subprocess
+    import sys
 
-    class RecordingComms:
-        def __init__(self) -> None:
-            self.sent: list[object] = []
-
-        def send(self, message: object) -> None:
-            self.sent.append(message)
-
-    comms = RecordingComms()
-    hook = make_hook()
-    hook.settings  # noqa: B018 - the connection is read first (Airflow 3.0 reads it through the supervisor)
-    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", comms, raising=False)
-    token = hook.create_client_secret().body["value"]
-    assert [(type(m), m.value) for m in comms.sent if isinstance(m, MaskSecret)][-1] == (MaskSecret, token)
+    env = {**os.environ, "AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT": emulator.connection_json()}
+    run = subprocess.run(
+        [sys.executable, "-c", SUPERVISED_TASK, str(tmp_path / "results.json")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads((tmp_path / "results.json").read_text())
+    tokens, logs = result["tokens"], result["logs"]
+    assert len(set(tokens)) == 3
+    sent_out = [result["told"], logs, run.stdout, run.stderr]
+    assert not [token for token in tokens for text in sent_out if token in str(text)]
+    for line in ("structlog token=***", "stdlib token=***", "after a newline\\n***", "failed with ***"):
+        assert line in logs
+    assert run.stdout == "printed token=***\nwritten in pieces *** and flushed"
 
 
 @AIRFLOW_3_ONLY
@@ -233,3 +287,23 @@ def test_only_token_shaped_text_is_masked(make_hook: MakeHook, innocent: str) ->
     token = make_hook().create_client_secret().body["value"]
     line = f"{innocent} then {token}"
     assert str(secrets_masker().redact(line)) == f"{innocent} then ***"
+
+
+@pytest.mark.parametrize(
+    "innocent",
+    ["seek_position_value=12", "week_number_2026", "peek_at_queue", "ek_short", "cheek_1234567890abcdef1234"],
+)
+def test_what_a_supervised_task_sends_loses_only_its_tokens(innocent: str) -> None:
+    """The redaction of rendered log lines, plain or JSON, where a token may follow an escape."""
+    import json
+
+    from airflow_provider_realtime.masking import redact_rendered
+
+    token = "ek_" + "A1b2-C3d4_" * 3
+    for line in (
+        f"{innocent} then {token}",
+        json.dumps({"event": f"{innocent}\n{token}", "x": f"\x01{token}", "y": f'"{token}"'}),
+    ):
+        expected = line.replace(token, "***")
+        assert redact_rendered(line) == expected
+        assert redact_rendered(line.encode()) == expected.encode()
