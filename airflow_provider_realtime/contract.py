@@ -27,9 +27,12 @@ from typing import Any, Final
 CLIENT_SECRETS: Final = "client_secrets"
 TRANSCRIPTION_SESSIONS: Final = "transcription_sessions"
 ENDPOINTS: Final = (CLIENT_SECRETS, TRANSCRIPTION_SESSIONS)
+TRANSLATION_CLIENT_SECRETS: Final = "translations/client_secrets"
+# Every endpoint that mints a client secret (ENDPOINTS: those of transcription sessions).
 ENDPOINT_PATHS: Final = {
     CLIENT_SECRETS: "/realtime/client_secrets",
     TRANSCRIPTION_SESSIONS: "/realtime/transcription_sessions",
+    TRANSLATION_CLIENT_SECRETS: "/realtime/translations/client_secrets",
 }
 
 STRUCTURED: Final = "structured"
@@ -507,11 +510,19 @@ def extract_client_secret(endpoint: str, body: Any) -> tuple[str | None, Any]:
     """Return ``(token, expires_at)`` from a 2xx body of ``endpoint``; ``(None, None)`` when absent."""
     if not isinstance(body, dict):
         return None, None
-    holder = body if endpoint == CLIENT_SECRETS else body.get("client_secret")
+    holder = body.get("client_secret") if endpoint == TRANSCRIPTION_SESSIONS else body
     if not isinstance(holder, dict):
         return None, None
     token = holder.get("value")
     return (token if isinstance(token, str) and token else None), holder.get("expires_at")
+
+
+def missing_client_secret(endpoint: str, body: Any) -> str:
+    """Name the answer field that should hold the client secret and does not: where to look first."""
+    if endpoint != TRANSCRIPTION_SESSIONS:
+        return "value"
+    holder = body.get("client_secret") if isinstance(body, dict) else None
+    return "client_secret.value" if isinstance(holder, dict) else "client_secret"
 
 
 def _iso_utc(timestamp: Any) -> str | None:
@@ -561,6 +572,7 @@ def shape_result(endpoint: str, body: Any, *, include_client_secret: bool = True
             "include": session.get("include"),
             "session_id": session.get("id"),
             "session_expires_at": _iso_utc(session.get("expires_at")),
+            "session_type": session.get("type"),
         }
     else:
         fields = {
@@ -572,6 +584,7 @@ def shape_result(endpoint: str, body: Any, *, include_client_secret: bool = True
             "include": body.get("include"),
             "session_id": body.get("id"),
             "session_expires_at": _iso_utc(body.get("expires_at")),
+            "session_type": body.get("type"),
         }
     return {
         "client_secret": token if include_client_secret else None,
@@ -586,7 +599,7 @@ def redact_client_secret(endpoint: str, body: Any) -> Any:
     if not isinstance(body, dict):
         return body
     copy = dict(body)
-    if endpoint == CLIENT_SECRETS:
+    if endpoint != TRANSCRIPTION_SESSIONS:
         if "value" in copy:
             copy["value"] = None
     elif isinstance(copy.get("client_secret"), dict):

@@ -27,6 +27,7 @@ STRUCTURED_KEYS = {
     "include",
     "session_id",
     "session_expires_at",
+    "session_type",
     "endpoint",
 }
 SESSION = {
@@ -66,6 +67,7 @@ def test_structured_result_has_the_same_keys_for_both_endpoints(
     assert result["client_secret_expires_at"].endswith("+00:00")
     assert ti.pushed["config"] == {
         "conn_id": "openai_realtime_default",
+        "kind": "transcription",
         "endpoint": endpoint,
         "session": SESSION,
         "expires_after_seconds": 60,

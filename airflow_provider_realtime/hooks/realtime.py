@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import urllib.parse
 from collections.abc import Iterable, Mapping
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_realtime import contract
+from airflow_provider_realtime import contract, kinds
 from airflow_provider_realtime.compat import BaseHook
 from airflow_provider_realtime.connection_fields import (
     CONN_TYPE,
@@ -57,6 +58,7 @@ class RealtimeResponse:
     attempts: int
     endpoint: str
     body_problem: str | None = None
+    request: kinds.PreparedRequest | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -254,10 +256,80 @@ class OpenAIRealtimeHook(BaseHook):
             that is not JSON or holds no token.
         :raises ValueError: for bad settings, before anything is sent.
         """
-        body = contract.build_request_body(endpoint, session, expires_after_seconds)
-        return self.post(
-            endpoint, body, raise_for_status=raise_for_status, require_client_secret=require_client_secret
+        return self.create(
+            kinds.TRANSCRIPTION,
+            session,
+            endpoint=endpoint,
+            expires_after_seconds=expires_after_seconds,
+            raise_for_status=raise_for_status,
+            require_client_secret=require_client_secret,
         )
+
+    def create_realtime_client_secret(
+        self,
+        session: Any = None,
+        *,
+        expires_after_seconds: int | None = None,
+        raise_for_status: bool = True,
+        require_client_secret: bool = True,
+    ) -> RealtimeResponse:
+        """Mint a client secret for a realtime (speech-to-speech, voice agent) session.
+
+        :param session: the current API's settings (``model``, ``instructions``, ``output_modalities``,
+            ``audio.input``/``audio.output``, ``tools``, ``tool_choice``, …); ``None`` for the defaults.
+        The other parameters are :meth:`create_client_secret`'s.
+        """
+        return self.create(
+            kinds.REALTIME,
+            session,
+            expires_after_seconds=expires_after_seconds,
+            raise_for_status=raise_for_status,
+            require_client_secret=require_client_secret,
+        )
+
+    def create_translation_client_secret(
+        self,
+        session: Any = None,
+        *,
+        expires_after_seconds: int | None = None,
+        raise_for_status: bool = True,
+        require_client_secret: bool = True,
+    ) -> RealtimeResponse:
+        """Mint a client secret for a live translation session.
+
+        :param session: ``model`` (required), ``audio.input.transcription``, ``audio.input.noise_reduction``
+            and ``audio.output.language``.
+        The other parameters are :meth:`create_client_secret`'s.
+        """
+        return self.create(
+            kinds.TRANSLATION,
+            session,
+            expires_after_seconds=expires_after_seconds,
+            raise_for_status=raise_for_status,
+            require_client_secret=require_client_secret,
+        )
+
+    def create(
+        self,
+        kind: str,
+        session: Any = None,
+        *,
+        endpoint: str | None = None,
+        expires_after_seconds: int | None = None,
+        raise_for_status: bool = True,
+        require_client_secret: bool = True,
+    ) -> RealtimeResponse:
+        """Mint a client secret of ``kind`` (``transcription``, ``realtime`` or ``translation``): the one
+        path every ``create_*`` method and operator takes. Settings are checked before the connection
+        is even read."""
+        request = kinds.prepare(kind, session, expires_after_seconds, endpoint)
+        response = self.post(
+            request.endpoint,
+            request.body,
+            raise_for_status=raise_for_status,
+            require_client_secret=require_client_secret,
+        )
+        return dataclasses.replace(response, request=request)
 
     def post(
         self,
@@ -271,7 +343,11 @@ class OpenAIRealtimeHook(BaseHook):
 
         See :meth:`create_client_secret` for the parameters.
         """
-        path = contract.ENDPOINT_PATHS[contract.check_endpoint(endpoint)]
+        if endpoint not in contract.ENDPOINT_PATHS:
+            raise ValueError(
+                f"endpoint must be one of {', '.join(contract.ENDPOINT_PATHS)}, got {endpoint!r}"
+            )
+        path = contract.ENDPOINT_PATHS[endpoint]
         contract.check_flag(raise_for_status, "raise_for_status")
         contract.check_flag(require_client_secret, "require_client_secret")
         response = self._request("POST", path, body)
@@ -285,7 +361,7 @@ class OpenAIRealtimeHook(BaseHook):
 
             mask_token(token)
         elif require_client_secret:
-            raise _malformed(response)
+            raise _malformed(response, contract.missing_client_secret(endpoint, response.body))
         self.log.debug(
             "%s answered %s (request id %s, %d attempt(s)); client secret masked",
             response.endpoint,
@@ -555,13 +631,14 @@ def _api_error(response: RealtimeResponse) -> RealtimeError:
     )
 
 
-def _malformed(response: RealtimeResponse) -> RealtimeMalformedResponseError:
+def _malformed(response: RealtimeResponse, missing: str) -> RealtimeMalformedResponseError:
+    """A 2xx answer without a usable client secret; ``missing`` names the answer field that lacks it."""
     if response.body_problem:
         what = f"The answer is {response.body_problem}"
     elif not isinstance(response.body, dict):
         what = "The answer is not JSON" if response.body else "The answer is empty"
     else:
-        what = "The answer holds no client secret (missing or null)"
+        what = f"The answer holds no client secret: its field {missing} is missing or null"
     return RealtimeMalformedResponseError(
         what,
         endpoint=response.endpoint,
