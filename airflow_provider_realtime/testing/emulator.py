@@ -1,6 +1,7 @@
 """An offline stand-in for the OpenAI Realtime REST API, on loopback, with fault injection.
 
-It answers ``POST /v1/realtime/client_secrets``, ``POST /v1/realtime/transcription_sessions`` and
+It answers ``POST /v1/realtime/client_secrets`` (transcription and realtime sessions),
+``POST /v1/realtime/translations/client_secrets``, ``POST /v1/realtime/transcription_sessions`` and
 ``GET /v1/models`` the way the reference describes (``ek_…`` tokens, secret and session expiries that
 honour the requested lifetime, session ids, echoed audio settings, ``x-request-id``), and rejects what
 OpenAI rejects with OpenAI-format errors. It is deliberately written without the provider's own
@@ -34,6 +35,9 @@ KNOWN_MODELS = (
     "gpt-4o-transcribe-diarize",
     "gpt-realtime-whisper",
     "whisper-1",
+    "gpt-realtime",
+    "gpt-realtime-mini",
+    "gpt-realtime-translate",
 )
 _BETA_FORMATS = frozenset({"pcm16", "g711_ulaw", "g711_alaw"})
 _FORMAT_TYPES = {"audio/pcm", "audio/pcmu", "audio/pcma"}
@@ -286,6 +290,7 @@ class RealtimeEmulator:
         routes = {
             ("POST", "/v1/realtime/client_secrets"): self._client_secret,
             ("POST", "/v1/realtime/transcription_sessions"): self._transcription_session,
+            ("POST", "/v1/realtime/translations/client_secrets"): self._translation_client_secret,
             ("GET", "/v1/models"): self._models,
         }
         route = routes.get((method, path.split("?", 1)[0]))
@@ -345,6 +350,15 @@ class RealtimeEmulator:
             )
         return seconds
 
+    def _check_model(self, model: Any, param: str) -> None:
+        if model is not None and model not in self.models:
+            raise _invalid(
+                f"Invalid value for '{param}': the model '{model}' does not exist or you do not have access "
+                "to it.",
+                param,
+                "model_not_found",
+            )
+
     def _check_transcription(self, transcription: Any, param: str) -> None:
         if transcription is None:
             return
@@ -359,24 +373,35 @@ class RealtimeEmulator:
                 "model_not_found",
             )
 
-    def _client_secret(self, body: dict[str, Any]) -> Any:
+    def _check_body_keys(self, body: dict[str, Any]) -> int:
         for key in body:
             if key not in ("session", "expires_after"):
                 raise _invalid(f"Unknown parameter: '{key}'.", key, "unknown_parameter")
-        lifetime = self._lifetime(body.get("expires_after"), "expires_after")
+        return self._lifetime(body.get("expires_after"), "expires_after")
+
+    def _check_format(self, fmt: Any, param: str) -> None:
+        if not isinstance(fmt, dict) or fmt.get("type") not in _FORMAT_TYPES:
+            raise _invalid(
+                f"Invalid value for '{param}.type': supported values are audio/pcm, audio/pcmu and "
+                "audio/pcma.",
+                f"{param}.type",
+            )
+
+    def _client_secret(self, body: dict[str, Any]) -> Any:
+        lifetime = self._check_body_keys(body)
         session = body.get("session") or {"type": "transcription"}
-        if not isinstance(session, dict) or session.get("type") != "transcription":
-            raise _invalid("This emulator creates only sessions of type 'transcription'.", "session.type")
+        if not isinstance(session, dict) or session.get("type") not in ("transcription", "realtime"):
+            raise _invalid(
+                "Invalid value for 'session.type': supported values are 'realtime' and 'transcription'.",
+                "session.type",
+            )
+        if session["type"] == "realtime":
+            return self._realtime_session(session, lifetime)
         if "model" in session:
             raise _invalid("Unknown parameter: 'session.model'.", "session.model", "unknown_parameter")
         audio_input = (session.get("audio") or {}).get("input") or {}
         fmt = audio_input.get("format", {"type": "audio/pcm", "rate": 24000})
-        if not isinstance(fmt, dict) or fmt.get("type") not in _FORMAT_TYPES:
-            raise _invalid(
-                "Invalid value for 'session.audio.input.format.type': supported values are audio/pcm, "
-                "audio/pcmu and audio/pcma.",
-                "session.audio.input.format.type",
-            )
+        self._check_format(fmt, "session.audio.input.format")
         self._check_transcription(audio_input.get("transcription"), "session.audio.input.transcription")
         now = int(time.time())
         echoed_input = {
@@ -398,6 +423,96 @@ class RealtimeEmulator:
                 "expires_at": now + lifetime + SESSION_GRACE,
                 "include": session.get("include", []),
                 "audio": {"input": echoed_input},
+            },
+        }
+
+    def _realtime_session(self, session: dict[str, Any], lifetime: int) -> Any:
+        """A voice-agent session: the settings echoed, with the server's defaults where none were given."""
+        audio = session.get("audio") or {}
+        audio_input, audio_output = audio.get("input") or {}, audio.get("output") or {}
+        pcm = {"type": "audio/pcm", "rate": 24000}
+        self._check_format(audio_input.get("format", pcm), "session.audio.input.format")
+        self._check_format(audio_output.get("format", pcm), "session.audio.output.format")
+        self._check_transcription(audio_input.get("transcription"), "session.audio.input.transcription")
+        self._check_model(session.get("model"), "session.model")
+        modalities = session.get("output_modalities", ["audio"])
+        if modalities not in (["audio"], ["text"]):
+            raise _invalid(
+                "Invalid value for 'session.output_modalities': use ['audio'] or ['text'].",
+                "session.output_modalities",
+            )
+        for index, tool in enumerate(session.get("tools", [])):
+            if not isinstance(tool, dict) or tool.get("type") not in ("function", "mcp"):
+                raise _invalid(
+                    f"Invalid value for 'session.tools[{index}].type'.", f"session.tools[{index}].type"
+                )
+        now = int(time.time())
+        return {
+            "value": self._mint(),
+            "expires_at": now + lifetime,
+            "session": {
+                "type": "realtime",
+                "object": "realtime.session",
+                "id": _session_id(),
+                "expires_at": now + lifetime + SESSION_GRACE,
+                "model": session.get("model", "gpt-realtime"),
+                "output_modalities": modalities,
+                "instructions": session.get("instructions", "You are a helpful assistant."),
+                "tools": session.get("tools", []),
+                "tool_choice": session.get("tool_choice", "auto"),
+                "max_output_tokens": session.get("max_output_tokens", "inf"),
+                "tracing": session.get("tracing"),
+                "truncation": session.get("truncation", "auto"),
+                "prompt": session.get("prompt"),
+                "include": session.get("include"),
+                "audio": {
+                    "input": {
+                        "format": audio_input.get("format", pcm),
+                        "transcription": audio_input.get("transcription"),
+                        "noise_reduction": audio_input.get("noise_reduction"),
+                        "turn_detection": audio_input.get("turn_detection", _default_turn_detection()),
+                    },
+                    "output": {
+                        "format": audio_output.get("format", pcm),
+                        "voice": audio_output.get("voice", "alloy"),
+                        "speed": audio_output.get("speed", 1.0),
+                    },
+                },
+            },
+        }
+
+    def _translation_client_secret(self, body: dict[str, Any]) -> Any:
+        lifetime = self._check_body_keys(body)
+        session = body.get("session")
+        if not isinstance(session, dict):
+            raise _invalid("Missing required parameter: 'session'.", "session", "missing_required_parameter")
+        if "type" in session:
+            raise _invalid("Unknown parameter: 'session.type'.", "session.type", "unknown_parameter")
+        model = session.get("model")
+        if not isinstance(model, str) or not model:
+            raise _invalid(
+                "Missing required parameter: 'session.model'.", "session.model", "missing_required_parameter"
+            )
+        self._check_model(model, "session.model")
+        audio = session.get("audio") or {}
+        audio_input, audio_output = audio.get("input") or {}, audio.get("output") or {}
+        self._check_transcription(audio_input.get("transcription"), "session.audio.input.transcription")
+        now = int(time.time())
+        return {
+            "value": self._mint(),
+            "expires_at": now + lifetime,
+            "session": {
+                "id": _session_id(),
+                "type": "translation",
+                "expires_at": now + lifetime + SESSION_GRACE,
+                "model": model,
+                "audio": {
+                    "input": {
+                        "transcription": audio_input.get("transcription"),
+                        "noise_reduction": audio_input.get("noise_reduction"),
+                    },
+                    "output": {"language": audio_output.get("language", "en")},
+                },
             },
         }
 
