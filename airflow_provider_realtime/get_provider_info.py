@@ -14,7 +14,8 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-realtime",
         "name": "OpenAI Realtime",
-        "description": "Mint OpenAI Realtime transcription-session client secrets (ephemeral tokens).",
+        "description": "Mint OpenAI Realtime client secrets (ephemeral tokens) for transcription, "
+        "voice-agent and translation sessions.",
         "versions": [__version__],
         "documentation-url": "https://pypi.org/project/airflow-provider-realtime/",
         "integrations": [
@@ -33,7 +34,11 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "OpenAI Realtime",
-                "python-modules": ["airflow_provider_realtime.operators.transcription_session"],
+                "python-modules": [
+                    "airflow_provider_realtime.operators.transcription_session",
+                    "airflow_provider_realtime.operators.realtime_session",
+                    "airflow_provider_realtime.operators.translation_session",
+                ],
             }
         ],
         "connection-types": [

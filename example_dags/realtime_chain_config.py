@@ -31,7 +31,7 @@ def realtime_chain_config() -> None:
         session={
             "input_audio_format": "g711_ulaw",
             "input_audio_transcription": {"model": "gpt-4o-mini-transcribe", "language": "fr"},
-            "turn_detection": {"type": "semantic_vad", "eagerness": "low"},
+            "turn_detection": {"type": "server_vad", "silence_duration_ms": 700},
         },
         expires_after_seconds=120,
     )

@@ -120,6 +120,40 @@ def test_example_fan_out(
     assert len(shared_emulator.minted_tokens) == 3
 
 
+def test_example_voice_agent(
+    sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator
+) -> None:
+    xcoms = run_dag(sandbox, "realtime_voice_agent", env)
+    agent, second = xcoms[("agent", -1, "return_value")], xcoms[("second_desk", -1, "return_value")]
+    assert agent["session_type"] == "realtime" and agent["client_secret"].startswith("ek_")
+    assert agent["instructions"].startswith("You are the front desk")
+    assert agent["tools"][0]["name"] == "book_appointment"
+    assert (agent["voice"], second["voice"]) == ("marin", "cedar")
+    assert second["tools"] == agent["tools"] and second["session_id"] != agent["session_id"]
+    first_config, second_config = xcoms[("agent", -1, "config")], xcoms[("second_desk", -1, "config")]
+    assert first_config["kind"] == second_config["kind"] == "realtime"
+    assert second_config["expires_after_seconds"] == 120, "repeated from the first task's config"
+    bodies = [request.body for request in shared_emulator.requests]
+    assert [body["session"]["type"] for body in bodies] == ["realtime", "realtime"]
+    assert (
+        bodies[0]["expires_after"] == bodies[1]["expires_after"] == {"anchor": "created_at", "seconds": 120}
+    )
+
+
+def test_example_translation_tokens(
+    sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator
+) -> None:
+    xcoms = run_dag(sandbox, "realtime_translation_tokens", env)
+    mapped = [xcoms[("translate", index, "return_value")] for index in range(3)]
+    assert [result["output_language"] for result in mapped] == ["es", "fr", "ja"]
+    assert {result["session_type"] for result in mapped} == {"translation"}
+    assert [result["client_secret"] for result in mapped] == list(shared_emulator.minted_tokens)
+    assert set(xcoms[("by_language", -1, "return_value")]) == {"es", "fr", "ja"}
+    assert {request.path for request in shared_emulator.requests} == {
+        "/v1/realtime/translations/client_secrets"
+    }
+
+
 def test_example_chain_config(
     sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator
 ) -> None:

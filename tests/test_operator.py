@@ -286,9 +286,18 @@ PUBLIC_PARAMETERS = {
 
 
 @pytest.mark.parametrize("parameter", sorted(PUBLIC_PARAMETERS))
-def test_every_public_parameter_can_be_mapped(parameter: str) -> None:
-    with DAG(f"map_{parameter}", schedule=None):
-        mapped = CreateTranscriptionSessionOperator.partial(task_id="mint").expand(
-            **{parameter: PUBLIC_PARAMETERS[parameter]}
-        )
+@pytest.mark.parametrize("operator_class", ["transcription", "realtime", "translation"])
+def test_every_public_parameter_can_be_mapped(parameter: str, operator_class: str) -> None:
+    from airflow_provider_realtime.operators.realtime_session import CreateRealtimeSessionOperator
+    from airflow_provider_realtime.operators.translation_session import CreateTranslationSessionOperator
+
+    operator = {
+        "transcription": CreateTranscriptionSessionOperator,
+        "realtime": CreateRealtimeSessionOperator,
+        "translation": CreateTranslationSessionOperator,
+    }[operator_class]
+    if parameter == "endpoint" and operator is not CreateTranscriptionSessionOperator:
+        pytest.skip("only transcription sessions have a choice of endpoint")
+    with DAG(f"map_{operator_class}_{parameter}", schedule=None):
+        mapped = operator.partial(task_id="mint").expand(**{parameter: PUBLIC_PARAMETERS[parameter]})
     assert parameter in mapped.expand_input.value
