@@ -395,7 +395,7 @@ class OpenAIRealtimeHook(BaseHook):
         settings = self.settings
         url = settings.base_url + path
         label = f"{method} {url}"
-        session = self.get_conn()
+        http = self.get_conn()
         policy = settings.retry
         max_attempts = policy.max_retries + 1 if retry else 1
         attempt = 0
@@ -406,7 +406,7 @@ class OpenAIRealtimeHook(BaseHook):
             retry_headers: Mapping[str, str] = {}
             try:
                 answer = exchange(
-                    session,
+                    http,
                     method,
                     url,
                     body=body,
