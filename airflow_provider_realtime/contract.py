@@ -431,23 +431,24 @@ def check_result_format(result_format: Any) -> str:
 
 
 def build_request_body(
-    endpoint: str, session: Any = None, expires_after_seconds: Any = None
+    endpoint: str, session: Any = None, expires_after_seconds: Any = None, path: str = "session"
 ) -> dict[str, Any]:
     """Build the JSON body for ``endpoint`` from session settings in either shape.
 
     :param endpoint: ``client_secrets`` (current) or ``transcription_sessions`` (beta).
     :param session: settings in either shape, or ``None`` for the server's defaults.
     :param expires_after_seconds: token lifetime, 10..7200; ``None`` leaves it to the settings or server.
+    :param path: how to name the settings in error messages (``sessions[3]`` in a batch).
     :raises ValueError: naming the field path, before anything goes over the wire.
     """
     check_endpoint(endpoint)
-    parsed = parse_session(session)
+    parsed = parse_session(session, path)
     lifetime = parsed.get("lifetime")
     if expires_after_seconds is not None:
         explicit = validate_lifetime(expires_after_seconds, "expires_after_seconds")
         if lifetime is not None and lifetime != explicit:
             raise ValueError(
-                f"expires_after_seconds ({explicit}) contradicts session.client_secret.expires_at.seconds "
+                f"expires_after_seconds ({explicit}) contradicts {path}.client_secret.expires_at.seconds "
                 f"({lifetime}); set one"
             )
         lifetime = explicit
@@ -455,7 +456,7 @@ def build_request_body(
         return _render_current(parsed, lifetime)
     if (parsed.get("turn_detection") or {}).get("type") == "semantic_vad":
         raise ValueError(
-            "session turn detection of type semantic_vad is not supported by the beta endpoint "
+            f"{path} turn detection of type semantic_vad is not supported by the beta endpoint "
             "transcription_sessions (only server_vad is); use the endpoint client_secrets"
         )
     return _render_beta(parsed, lifetime)

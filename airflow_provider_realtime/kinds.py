@@ -331,7 +331,11 @@ class PreparedRequest:
 
 
 def prepare(
-    kind: str, session: Any = None, expires_after_seconds: Any = None, endpoint: Any = None
+    kind: str,
+    session: Any = None,
+    expires_after_seconds: Any = None,
+    endpoint: Any = None,
+    path: str = "session",
 ) -> PreparedRequest:
     """Check settings of ``kind`` and build the request; ValueError naming the field path.
 
@@ -339,6 +343,7 @@ def prepare(
     :param session: the session settings; ``None`` for the server's defaults (translation needs a model).
     :param expires_after_seconds: token lifetime, 10..7200 seconds; ``None`` for the server's default.
     :param endpoint: transcription only: ``client_secrets`` (default) or ``transcription_sessions``.
+    :param path: how to name the settings in error messages (``sessions[3]`` in a batch).
     """
     seconds = None
     if expires_after_seconds is not None:
@@ -346,14 +351,14 @@ def prepare(
     if kind == TRANSCRIPTION:
         endpoint = contract.check_endpoint(contract.CLIENT_SECRETS if endpoint is None else endpoint)
         return PreparedRequest(
-            kind, endpoint, seconds, contract.build_request_body(endpoint, session, seconds)
+            kind, endpoint, seconds, contract.build_request_body(endpoint, session, seconds, path)
         )
     described = KINDS.get(kind)
     if described is None:
         raise _fail("kind", f"must be one of {TRANSCRIPTION}, {', '.join(KINDS)}", kind)
     if endpoint is not None and endpoint != described.endpoint:
         raise _fail("endpoint", f"must be {described.endpoint} for {kind} sessions (or left out)", endpoint)
-    settings = validate(described.settings, {} if session is None else session, "session")
+    settings = validate(described.settings, {} if session is None else session, path)
     if described.session_type is not None:
         settings = {"type": described.session_type, **settings}
     body: dict[str, Any] = {"session": settings}

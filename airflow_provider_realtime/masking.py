@@ -17,6 +17,7 @@ import functools
 import io
 import re
 import sys
+import threading
 from collections.abc import Iterable
 from typing import Any, Final, TextIO
 
@@ -27,14 +28,22 @@ from airflow_provider_realtime import compat
 TOKEN_PATTERN: Final = r"\bek_[A-Za-z0-9_\-]{16,}"  # noqa: S105 - a pattern, not a password
 TOKEN_SHAPE: Final = re.compile(TOKEN_PATTERN)
 
+_set_up = threading.Lock()  # tokens are minted by concurrent threads; the one-time set-ups run once
+
 
 def mask_token(token: str) -> None:
-    """Make ``token`` appear as ``***`` in task logs and rendered fields from now on, at a flat cost."""
+    """Make ``token`` appear as ``***`` in task logs and rendered fields from now on, at a flat cost.
+
+    Safe to call from several threads at once.
+    """
     if not TOKEN_SHAPE.fullmatch(token) or not _shape_registered():
         compat.mask_secret(token)
         return
-    if compat.in_supervised_task() and not _redact_tokens_sent_to_supervisor():
-        compat.tell_supervisor(token)
+    if compat.in_supervised_task():
+        with _set_up:
+            redacted = _redact_tokens_sent_to_supervisor()
+        if not redacted:
+            compat.tell_supervisor(token)
 
 
 def _shape_registered() -> bool:
@@ -43,8 +52,10 @@ def _shape_registered() -> bool:
         masker = compat.secrets_masker()
         patterns = masker.patterns
         if TOKEN_PATTERN not in patterns:
-            patterns.add(TOKEN_PATTERN)
-            masker.replacer = re.compile("|".join(patterns))
+            with _set_up:
+                if TOKEN_PATTERN not in patterns:
+                    patterns.add(TOKEN_PATTERN)
+                    masker.replacer = re.compile("|".join(patterns))
     except AttributeError:  # another Airflow layout: the public, slower path
         return False
     return True
@@ -120,18 +131,21 @@ class _RedactingStream(io.TextIOBase):
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self._pending = ""
+        self._lock = threading.Lock()  # threads may print at once: each line stays whole
 
     def write(self, text: str) -> int:
-        lines = (self._pending + text).split("\n")
-        self._pending = lines.pop()
-        if lines:
-            self.stream.write("".join(redact_rendered(line) + "\n" for line in lines))
+        with self._lock:
+            lines = (self._pending + text).split("\n")
+            self._pending = lines.pop()
+            if lines:
+                self.stream.write("".join(redact_rendered(line) + "\n" for line in lines))
         return len(text)
 
     def flush(self) -> None:
-        if self._pending:
-            self.stream.write(redact_rendered(self._pending))
-            self._pending = ""
+        with self._lock:
+            if self._pending:
+                self.stream.write(redact_rendered(self._pending))
+                self._pending = ""
         self.stream.flush()
 
     def fileno(self) -> int:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -108,3 +109,35 @@ def wait_before_retry(retry_number: int, headers: Mapping[str, str], policy: Ret
         if requested > 0:
             return requested
     return backoff_wait(retry_number, policy)
+
+
+class SharedPause:
+    """A pause the concurrent requests of one batch share: when the server asks one of them to wait
+    (``retry-after``), none of them sends anything until that wait is over.
+
+    Without it, a 429 slows only the request that got it, while the others go on hitting the limit.
+    """
+
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._until = 0.0
+        self._lock = threading.Lock()
+
+    def hold(self, seconds: float) -> None:
+        """Pause every request of the batch for ``seconds`` from now (a longer pause already set stays)."""
+        with self._lock:
+            self._until = max(self._until, self._clock() + seconds)
+
+    def wait(self) -> float:
+        """Wait until no pause holds; return the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                remaining = self._until - self._clock()
+            if remaining <= 0:
+                return waited
+            self._sleep(remaining)
+            waited += remaining

@@ -170,7 +170,9 @@ class _DeadlineAdapter(requests.adapters.HTTPAdapter):
 # The process's HTTP session.
 # --------------------------------------------------------------------------------------------------
 
-POOL_SIZE: Final = 32  # kept-alive connections per host: room for concurrent minting in one process
+# Kept-alive connections per host, and so the most requests a batch may have in flight at once: a
+# request beyond the pool would open a connection, use it once and close it.
+POOL_SIZE: Final = 64
 
 _session_lock = threading.Lock()
 _session: requests.Session | None = None

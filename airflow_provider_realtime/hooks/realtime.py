@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -32,7 +32,13 @@ from airflow_provider_realtime.exceptions import (
     RealtimeTimeoutError,
 )
 from airflow_provider_realtime.masking import scrub, scrub_json
-from airflow_provider_realtime.retry import RetryPolicy, is_retryable_status, wait_before_retry
+from airflow_provider_realtime.retry import (
+    RetryPolicy,
+    SharedPause,
+    is_retryable_status,
+    server_requested_wait,
+    wait_before_retry,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -40,6 +46,8 @@ if TYPE_CHECKING:
     from airflow_provider_realtime.transport import Answer, ExchangeError
 
 Timeout = float | tuple[float, float]
+
+DEFAULT_CONCURRENCY = 16  # requests in flight at once when minting in bulk
 
 
 @dataclass(frozen=True)
@@ -331,6 +339,142 @@ class OpenAIRealtimeHook(BaseHook):
         )
         return dataclasses.replace(response, request=request)
 
+    def create_client_secrets(
+        self,
+        sessions: Sequence[Any],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        endpoint: str = contract.CLIENT_SECRETS,
+        expires_after_seconds: int | None = None,
+        raise_for_status: bool = True,
+        require_client_secret: bool = True,
+    ) -> list[RealtimeResponse | RealtimeError]:
+        """Mint one transcription client secret per item of ``sessions``, ``concurrency`` at a time.
+
+        :param sessions: settings per token (``None`` items for the server's defaults); ``[settings] * n``
+            mints ``n`` alike.
+        :param concurrency: requests in flight at once, 1..64 (``transport.POOL_SIZE``), each on a
+            kept-alive connection.
+        The other parameters are :meth:`create_client_secret`'s.
+        :returns: in the order of ``sessions``, each item's :class:`RealtimeResponse`, or the
+            :class:`RealtimeError` that ended it after its retries: one failure loses no other token.
+        :raises ValueError: for bad settings of any item (``sessions[3].…``), before anything is sent.
+        """
+        return self.create_many(
+            kinds.TRANSCRIPTION,
+            sessions,
+            concurrency=concurrency,
+            endpoint=endpoint,
+            expires_after_seconds=expires_after_seconds,
+            raise_for_status=raise_for_status,
+            require_client_secret=require_client_secret,
+        )
+
+    def create_realtime_client_secrets(
+        self,
+        sessions: Sequence[Any],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        expires_after_seconds: int | None = None,
+        raise_for_status: bool = True,
+        require_client_secret: bool = True,
+    ) -> list[RealtimeResponse | RealtimeError]:
+        """:meth:`create_client_secrets` for realtime (voice agent) sessions."""
+        return self.create_many(
+            kinds.REALTIME,
+            sessions,
+            concurrency=concurrency,
+            expires_after_seconds=expires_after_seconds,
+            raise_for_status=raise_for_status,
+            require_client_secret=require_client_secret,
+        )
+
+    def create_translation_client_secrets(
+        self,
+        sessions: Sequence[Any],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        expires_after_seconds: int | None = None,
+        raise_for_status: bool = True,
+        require_client_secret: bool = True,
+    ) -> list[RealtimeResponse | RealtimeError]:
+        """:meth:`create_client_secrets` for live translation sessions."""
+        return self.create_many(
+            kinds.TRANSLATION,
+            sessions,
+            concurrency=concurrency,
+            expires_after_seconds=expires_after_seconds,
+            raise_for_status=raise_for_status,
+            require_client_secret=require_client_secret,
+        )
+
+    def create_many(
+        self,
+        kind: str,
+        sessions: Sequence[Any],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        endpoint: str | None = None,
+        expires_after_seconds: int | None = None,
+        raise_for_status: bool = True,
+        require_client_secret: bool = True,
+    ) -> list[RealtimeResponse | RealtimeError]:
+        """Mint a client secret of ``kind`` per item of ``sessions``: the bulk path of every
+        ``create_*_client_secrets`` method and of the operators' ``count``.
+
+        Every item is checked, and the connection read, before the first request. Requests share the
+        process's kept-alive connections; a server's requested wait (429 ``retry-after``) pauses them all.
+        """
+        if isinstance(sessions, (str, bytes, Mapping)) or not isinstance(sessions, Sequence):
+            raise ValueError(f"sessions must be a list of session settings, got {type(sessions).__name__}")
+        from airflow_provider_realtime.transport import POOL_SIZE
+
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+            raise ValueError(f"concurrency must be a whole number, got {type(concurrency).__name__}")
+        if not 1 <= concurrency <= POOL_SIZE:
+            raise ValueError(f"concurrency must be between 1 and {POOL_SIZE}, got {concurrency}")
+        contract.check_flag(raise_for_status, "raise_for_status")
+        contract.check_flag(require_client_secret, "require_client_secret")
+        requests = [
+            kinds.prepare(kind, session, expires_after_seconds, endpoint, path=f"sessions[{index}]")
+            for index, session in enumerate(sessions)
+        ]
+        if not requests:
+            return []
+        self.settings  # noqa: B018 - read and check the connection once, before any thread starts
+        pause = SharedPause()
+
+        def mint(request: kinds.PreparedRequest) -> RealtimeResponse | RealtimeError:
+            try:
+                response = self._post(
+                    request.endpoint,
+                    request.body,
+                    raise_for_status=raise_for_status,
+                    require_client_secret=require_client_secret,
+                    pause=pause,
+                )
+            except RealtimeError as error:
+                return error
+            return dataclasses.replace(response, request=request)
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        started = time.monotonic()
+        workers = min(concurrency, len(requests))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="realtime-mint") as pool:
+            results = list(pool.map(mint, requests))
+        failed = sum(isinstance(result, RealtimeError) for result in results)
+        self.log.info(
+            "Minted %d of %d %s client secrets in %.2f s (%d in flight at most); %d failed",
+            len(results) - failed,
+            len(results),
+            kind,
+            time.monotonic() - started,
+            workers,
+            failed,
+        )
+        return results
+
     def post(
         self,
         endpoint: str,
@@ -343,6 +487,19 @@ class OpenAIRealtimeHook(BaseHook):
 
         See :meth:`create_client_secret` for the parameters.
         """
+        return self._post(
+            endpoint, body, raise_for_status=raise_for_status, require_client_secret=require_client_secret
+        )
+
+    def _post(
+        self,
+        endpoint: str,
+        body: dict[str, Any],
+        *,
+        raise_for_status: bool,
+        require_client_secret: bool,
+        pause: SharedPause | None = None,
+    ) -> RealtimeResponse:
         if endpoint not in contract.ENDPOINT_PATHS:
             raise ValueError(
                 f"endpoint must be one of {', '.join(contract.ENDPOINT_PATHS)}, got {endpoint!r}"
@@ -350,7 +507,7 @@ class OpenAIRealtimeHook(BaseHook):
         path = contract.ENDPOINT_PATHS[endpoint]
         contract.check_flag(raise_for_status, "raise_for_status")
         contract.check_flag(require_client_secret, "require_client_secret")
-        response = self._request("POST", path, body)
+        response = self._request("POST", path, body, pause=pause)
         if response.status >= 400:
             if raise_for_status:
                 raise _api_error(response)
@@ -382,13 +539,20 @@ class OpenAIRealtimeHook(BaseHook):
         return True, f"Connected to {self.base_url}: GET /models answered {response.status}"
 
     def _request(
-        self, method: str, path: str, body: dict[str, Any] | None, *, retry: bool = True
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        *,
+        retry: bool = True,
+        pause: SharedPause | None = None,
     ) -> RealtimeResponse:
         """Send one request with retries; return the final answer or raise a transport error.
 
         Retried: no answer (connection failure, timeout before the headers) and retryable statuses.
         Never retried: a 2xx whose body broke off, stalled or cannot be used (a token may exist), and
-        redirects (credentials go to the base URL only).
+        redirects (credentials go to the base URL only). With a ``pause`` (one batch's), every attempt
+        first waits out a pause a server asked any request of the batch for.
         """
         from airflow_provider_realtime.transport import ExchangeError, exchange
 
@@ -404,6 +568,8 @@ class OpenAIRealtimeHook(BaseHook):
             failure: RealtimeError | None = None
             response: RealtimeResponse | None = None
             retry_headers: Mapping[str, str] = {}
+            if pause is not None:
+                pause.wait()
             try:
                 answer = exchange(
                     http,
@@ -428,6 +594,8 @@ class OpenAIRealtimeHook(BaseHook):
                     return response
                 retry_headers = answer.headers
             wait = wait_before_retry(attempt, retry_headers, policy) if attempt < max_attempts else None
+            if wait is not None and pause is not None and server_requested_wait(retry_headers):
+                pause.hold(wait)  # the server asked: the whole batch waits, not only this request
             what = failure.summary if failure else f"status {response.status if response else '?'}"
             if wait is None:
                 if attempt < max_attempts:

@@ -20,9 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (keep it on loopback)")
     parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one")
     parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the only API key the emulator accepts")
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="milliseconds every answer waits, as a distant server's"
+    )
     args = parser.parse_args(argv)
 
-    emulator = RealtimeEmulator(args.api_key, host=args.host, port=args.port).start()
+    emulator = RealtimeEmulator(
+        args.api_key, host=args.host, port=args.port, latency=args.latency_ms / 1000
+    ).start()
     print(emulator.base_url, flush=True)
     print(f"emulator accepts the API key {args.api_key}", file=sys.stderr, flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -15,6 +15,7 @@ socket with ``TCP_NODELAY`` (headers and body in two sends would meet the client
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import secrets
 import socket
@@ -114,6 +115,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: Any
+    fault: Fault | None = None  # the scripted fault it got, if any
 
 
 class _Rejection(Exception):
@@ -138,6 +140,8 @@ class RealtimeEmulator:
     :param port: port to listen on; 0 picks a free one.
     :param models: transcription models the emulated account may use.
     :param keep_requests: how many recent requests :attr:`requests` keeps.
+    :param latency: seconds every answer waits before it is sent, as a distant server's would (the
+        benchmarks use 0.05); requests wait concurrently.
     """
 
     def __init__(
@@ -148,8 +152,10 @@ class RealtimeEmulator:
         port: int = 0,
         models: Iterable[str] = KNOWN_MODELS,
         keep_requests: int = 100,
+        latency: float = 0.0,
     ) -> None:
         self.api_key = api_key
+        self.latency = latency
         self.models = tuple(models)
         self._address = (host, port)
         self._lock = threading.Lock()
@@ -160,6 +166,8 @@ class RealtimeEmulator:
         self.connection_count = 0
         self.fault_count = 0
         self.server_seconds = 0.0  # time spent handling requests, from request line to the answer's send
+        self.in_flight = 0  # requests being handled now
+        self.peak_in_flight = 0  # the most requests handled at once
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -242,13 +250,16 @@ class RealtimeEmulator:
             self.minted_tokens.clear()
             self.request_count = self.connection_count = self.fault_count = 0
             self.server_seconds = 0.0
+            self.peak_in_flight = self.in_flight
 
-    def _next_fault(self) -> Fault | None:
+    def _next_fault(self, request: RecordedRequest) -> Fault | None:
+        """Take the next scripted fault for ``request`` and record both, in the order faults are taken."""
         with self._lock:
             self.request_count += 1
             fault = self._script.popleft() if self._script else None
             if fault is not None:
                 self.fault_count += 1
+            self.requests.append(dataclasses.replace(request, fault=fault))
             return fault
 
     def _mint(self) -> str:
@@ -256,8 +267,14 @@ class RealtimeEmulator:
         self.minted_tokens.append(token)
         return token
 
+    def _arrived(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
     def _handled(self, seconds: float) -> None:
         with self._lock:
+            self.in_flight -= 1
             self.server_seconds += seconds
 
     def stats(self) -> dict[str, float]:
@@ -268,6 +285,7 @@ class RealtimeEmulator:
                 "requests": self.request_count,
                 "connections": self.connection_count,
                 "faults": self.fault_count,
+                "peak_in_flight": self.peak_in_flight,
                 "server_us_per_request": mean,
             }
 
@@ -598,8 +616,7 @@ class _Handler(BaseHTTPRequestHandler):
             recorded_body: Any = json.loads(raw_body) if raw_body else None
         except ValueError:
             recorded_body = raw_body.decode("utf-8", "replace")
-        emulator.requests.append(RecordedRequest(self.command, self.path, headers, recorded_body))
-        fault = emulator._next_fault()
+        fault = emulator._next_fault(RecordedRequest(self.command, self.path, headers, recorded_body))
         if fault is None or fault.action in ("slow", "null_secret"):
             if fault is not None and fault.delay:
                 time.sleep(fault.delay)
@@ -638,7 +655,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(fault.status, body, fault.headers)
 
     def _timed_serve(self) -> None:
+        self.emulator._arrived()
         try:
+            if self.emulator.latency:
+                time.sleep(self.emulator.latency)
             self._serve()
         finally:
             self.emulator._handled(time.perf_counter() - self._started)

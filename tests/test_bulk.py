@@ -1,0 +1,209 @@
+"""Minting in bulk with the hook: order, isolation of failures, bounded concurrency on kept-alive
+connections, one shared pause for a server's requested wait, validation before the first request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from airflow_provider_realtime.exceptions import RealtimeError, RealtimeInvalidRequestError
+from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook, RealtimeResponse
+from airflow_provider_realtime.retry import SharedPause
+from airflow_provider_realtime.testing import RealtimeEmulator
+from airflow_provider_realtime.testing.emulator import Fault
+
+MakeHook = Callable[..., OpenAIRealtimeHook]
+
+
+def numbered(count: int, model: str = "gpt-4o-transcribe") -> list[dict[str, object]]:
+    """Sessions told apart by their transcription prompt, as they arrive at the server."""
+    return [{"input_audio_transcription": {"model": model, "prompt": f"item {i}"}} for i in range(count)]
+
+
+def prompt_sent(body: dict[str, object]) -> object:
+    return body["session"]["audio"]["input"]["transcription"]["prompt"]  # type: ignore[index]
+
+
+def test_results_come_back_in_input_order_one_request_each(
+    make_hook: MakeHook, emulator: RealtimeEmulator
+) -> None:
+    results = make_hook().create_client_secrets(numbered(40), concurrency=8, expires_after_seconds=300)
+
+    assert all(isinstance(result, RealtimeResponse) for result in results)
+    responses = [result for result in results if isinstance(result, RealtimeResponse)]
+    assert [prompt_sent(r.request.body) for r in responses if r.request] == [f"item {i}" for i in range(40)]
+    assert [r.body["session"]["audio"]["input"]["transcription"]["prompt"] for r in responses] == [
+        f"item {i}" for i in range(40)
+    ]
+    tokens = [r.body["value"] for r in responses]
+    assert len(set(tokens)) == 40
+    assert sorted(tokens) == sorted(emulator.minted_tokens)
+    assert emulator.request_count == 40
+    assert {r.request.expires_after_seconds for r in responses if r.request} == {300}
+
+
+def test_at_most_concurrency_requests_are_in_flight_on_kept_alive_connections(
+    make_hook: MakeHook, emulator: RealtimeEmulator
+) -> None:
+    emulator.latency = 0.05  # long enough for requests to overlap when they can
+    hook = make_hook()
+    for _ in range(2):
+        hook.create_client_secrets(numbered(24), concurrency=4)
+
+    stats = emulator.stats()
+    assert stats["requests"] == 48
+    assert 2 <= stats["peak_in_flight"] <= 4
+    assert stats["connections"] <= 4  # both batches reused the same kept-alive connections
+
+
+def test_a_failed_item_loses_no_other_token(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
+    sessions = numbered(12)
+    sessions[5] = {"input_audio_transcription": {"model": "gpt-4o-transcribe-unknown"}}  # the server says no
+
+    results = make_hook().create_client_secrets(sessions, concurrency=4)
+
+    failed = results[5]
+    assert isinstance(failed, RealtimeInvalidRequestError)
+    assert failed.status == 400 and failed.request_id and failed.param
+    others = [result for index, result in enumerate(results) if index != 5]
+    assert all(isinstance(result, RealtimeResponse) and result.body["value"] for result in others)
+    assert len(emulator.minted_tokens) == 11
+
+
+def test_retries_happen_per_item(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
+    emulator.script(Fault.error(500), Fault.drop(), Fault.error(503))
+
+    results = make_hook().create_client_secrets(numbered(10), concurrency=3)
+
+    assert all(isinstance(result, RealtimeResponse) for result in results)
+    assert sum(r.attempts for r in results if isinstance(r, RealtimeResponse)) == 13
+    assert emulator.request_count == 13
+
+
+def test_a_requested_wait_pauses_the_whole_batch(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
+    """One 429 asking for 0.4 s: the other workers send nothing new until it is over. Without the shared
+    pause they would mint all 11 other tokens before the limited request is retried; with it, what
+    reaches the server in between is the 3 requests already in flight, and at most one more per worker
+    that was sent while the 429 was being read."""
+    emulator.latency = 0.02
+    emulator.script(Fault.error(429, retry_after_ms=400))
+
+    results = make_hook().create_client_secrets(numbered(12), concurrency=4)
+
+    assert all(isinstance(result, RealtimeResponse) for result in results)
+    arrived = list(emulator.requests)
+    limited = next(index for index, request in enumerate(arrived) if request.fault is not None)
+    retried = next(
+        index for index in range(limited + 1, len(arrived)) if arrived[index].body == arrived[limited].body
+    )
+    already_on_their_way = retried - limited - 1
+    assert already_on_their_way <= 6, f"{already_on_their_way} requests were sent during the pause"
+    assert len(arrived) == 13
+
+
+def test_every_item_is_checked_before_the_first_request(
+    make_hook: MakeHook, emulator: RealtimeEmulator
+) -> None:
+    sessions: list[object] = [*numbered(3), {"input_audio_transcription": {"modle": "x"}}]
+
+    with pytest.raises(ValueError, match=r"sessions\[3\]\.input_audio_transcription\.modle .*did you mean"):
+        make_hook().create_client_secrets(sessions)
+    assert emulator.request_count == 0
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        pytest.param({"sessions": {"input_audio_transcription": {}}}, "sessions must be a list", id="dict"),
+        pytest.param({"sessions": "abc"}, "sessions must be a list", id="text"),
+        pytest.param({"sessions": [None], "concurrency": 0}, "between 1 and 64", id="zero"),
+        pytest.param({"sessions": [None], "concurrency": 65}, "between 1 and 64", id="above-the-pool"),
+        pytest.param({"sessions": [None], "concurrency": True}, "whole number", id="bool"),
+        pytest.param({"sessions": [None], "endpoint": "sessions"}, "endpoint", id="endpoint"),
+        pytest.param(
+            {"sessions": [None], "expires_after_seconds": 5}, "expires_after_seconds", id="lifetime"
+        ),
+    ],
+)
+def test_bad_batch_arguments_fail_before_any_request(
+    make_hook: MakeHook, emulator: RealtimeEmulator, arguments: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        make_hook().create_client_secrets(**arguments)  # type: ignore[arg-type]
+    assert emulator.request_count == 0
+
+
+def test_an_empty_batch_sends_nothing(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
+    assert make_hook().create_client_secrets([]) == []
+    assert emulator.request_count == 0
+
+
+def test_every_kind_mints_in_bulk(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
+    hook = make_hook()
+    agents = hook.create_realtime_client_secrets([{"instructions": f"desk {i}"} for i in range(3)])
+    translators = hook.create_translation_client_secrets(
+        [
+            {"model": "gpt-realtime-translate", "audio": {"output": {"language": lang}}}
+            for lang in ("es", "fr")
+        ]
+    )
+
+    assert [r.body["session"]["instructions"] for r in agents if isinstance(r, RealtimeResponse)] == [
+        "desk 0",
+        "desk 1",
+        "desk 2",
+    ]
+    assert [r.request.kind for r in translators if isinstance(r, RealtimeResponse) and r.request] == [
+        "translation",
+        "translation",
+    ]
+    assert [
+        r.body["session"]["audio"]["output"]["language"]
+        for r in translators
+        if isinstance(r, RealtimeResponse)
+    ] == ["es", "fr"]
+
+
+def test_every_token_of_a_batch_is_masked(make_hook: MakeHook) -> None:
+    from airflow_provider_realtime.compat import secrets_masker
+
+    results = make_hook().create_client_secrets([None] * 20, concurrency=10)
+
+    for result in results:
+        assert isinstance(result, RealtimeResponse)
+        assert str(secrets_masker().redact(f"got {result.body['value']}")) == "got ***"
+
+
+def test_an_error_answer_is_returned_when_asked(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
+    emulator.script(Fault.error(400))
+
+    results = make_hook().create_client_secrets([None], raise_for_status=False)
+
+    assert isinstance(results[0], RealtimeResponse) and results[0].status == 400
+    assert not isinstance(results[0], RealtimeError)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_a_shared_pause_keeps_the_longest_wait_asked() -> None:
+    clock = FakeClock()
+    pause = SharedPause(clock=clock, sleep=clock.sleep)
+
+    assert pause.wait() == 0.0
+    pause.hold(2.0)
+    pause.hold(0.5)  # a shorter wait asked later does not cut the longer one
+    assert pause.wait() == pytest.approx(2.0)
+    assert clock.slept == [pytest.approx(2.0)]
+    assert pause.wait() == 0.0
