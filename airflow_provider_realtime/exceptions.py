@@ -7,6 +7,8 @@ whole response body.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class RealtimeError(Exception):
     """Base class: creating a Realtime session failed.
@@ -125,3 +127,33 @@ class RealtimeRedirectError(RealtimeError):
         "Set the connection's host to the API's final base URL (a redirect usually means a wrong scheme, "
         "host or path, or a proxy in between); credentials are never sent after a redirect."
     )
+
+
+class RealtimeBatchError(RealtimeError):
+    """Some items of a batch failed after their retries; the others were minted (and pushed to XCom).
+
+    Its status, request id and details are the first failure's; :attr:`failures` holds every one as
+    ``(index, error)``.
+    """
+
+    hint = (
+        "The tokens that were minted are in XCom return_value (None where an item failed), each failure "
+        "in XCom failures; allow_partial=True lets such a run succeed."
+    )
+
+    def __init__(self, failures: Sequence[tuple[int, RealtimeError]], total: int) -> None:
+        self.failures = list(failures)
+        index, first = self.failures[0]
+        shown = ", ".join(str(i) for i, _ in self.failures[:10]) + (", …" if len(self.failures) > 10 else "")
+        super().__init__(
+            f"{len(self.failures)} of {total} client secrets failed (items {shown}); "
+            f"the first, item {index}: {first.summary}",
+            endpoint=first.endpoint,
+            status=first.status,
+            request_id=first.request_id,
+            attempts=first.attempts,
+            error_type=first.error_type,
+            code=first.code,
+            param=first.param,
+            api_message=first.api_message,
+        )

@@ -330,6 +330,25 @@ class PreparedRequest:
     body: dict[str, Any] = field(repr=False)
 
 
+def resolve_endpoint(kind: str, endpoint: Any = None) -> str:
+    """The endpoint a request of ``kind`` goes to: ``endpoint`` checked, or the kind's (current) one."""
+    if kind == TRANSCRIPTION:
+        return contract.check_endpoint(contract.CLIENT_SECRETS if endpoint is None else endpoint)
+    described = KINDS.get(kind)
+    if described is None:
+        raise _fail("kind", f"must be one of {TRANSCRIPTION}, {', '.join(KINDS)}", kind)
+    if endpoint is not None and endpoint != described.endpoint:
+        raise _fail("endpoint", f"must be {described.endpoint} for {kind} sessions (or left out)", endpoint)
+    return described.endpoint
+
+
+def check_lifetime(expires_after_seconds: Any) -> int | None:
+    """``expires_after_seconds`` checked (10..7200), or None for the server's default."""
+    if expires_after_seconds is None:
+        return None
+    return contract.validate_lifetime(expires_after_seconds, "expires_after_seconds")
+
+
 def prepare(
     kind: str,
     session: Any = None,
@@ -345,26 +364,20 @@ def prepare(
     :param endpoint: transcription only: ``client_secrets`` (default) or ``transcription_sessions``.
     :param path: how to name the settings in error messages (``sessions[3]`` in a batch).
     """
-    seconds = None
-    if expires_after_seconds is not None:
-        seconds = contract.validate_lifetime(expires_after_seconds, "expires_after_seconds")
+    seconds = check_lifetime(expires_after_seconds)
+    endpoint = resolve_endpoint(kind, endpoint)
     if kind == TRANSCRIPTION:
-        endpoint = contract.check_endpoint(contract.CLIENT_SECRETS if endpoint is None else endpoint)
         return PreparedRequest(
             kind, endpoint, seconds, contract.build_request_body(endpoint, session, seconds, path)
         )
-    described = KINDS.get(kind)
-    if described is None:
-        raise _fail("kind", f"must be one of {TRANSCRIPTION}, {', '.join(KINDS)}", kind)
-    if endpoint is not None and endpoint != described.endpoint:
-        raise _fail("endpoint", f"must be {described.endpoint} for {kind} sessions (or left out)", endpoint)
+    described = KINDS[kind]
     settings = validate(described.settings, {} if session is None else session, path)
     if described.session_type is not None:
         settings = {"type": described.session_type, **settings}
     body: dict[str, Any] = {"session": settings}
     if seconds is not None:
         body["expires_after"] = {"anchor": "created_at", "seconds": seconds}
-    return PreparedRequest(kind, described.endpoint, seconds, body)
+    return PreparedRequest(kind, endpoint, seconds, body)
 
 
 def _at(value: Any, path: tuple[str, ...]) -> Any:

@@ -3,9 +3,11 @@ connections, one shared pause for a server's requested wait, validation before t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
+from operator_runs import RecordingTaskInstance, run
 
 from airflow_provider_realtime.exceptions import RealtimeError, RealtimeInvalidRequestError
 from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook, RealtimeResponse
@@ -207,3 +209,139 @@ def test_a_shared_pause_keeps_the_longest_wait_asked() -> None:
     assert pause.wait() == pytest.approx(2.0)
     assert clock.slept == [pytest.approx(2.0)]
     assert pause.wait() == 0.0
+
+
+# --------------------------------------------------------------------------------------------------
+# The operators' count and list of sessions.
+# --------------------------------------------------------------------------------------------------
+
+
+def test_count_mints_that_many_alike(realtime_connection: RealtimeEmulator) -> None:
+    from airflow_provider_realtime.operators.transcription_session import CreateTranscriptionSessionOperator
+
+    session = {"input_audio_transcription": {"model": "gpt-4o-mini-transcribe"}}
+    results, ti = run(
+        CreateTranscriptionSessionOperator(
+            task_id="fleet", session=session, count=25, concurrency=5, expires_after_seconds=600
+        )
+    )
+
+    assert len(results) == 25 and len({r["client_secret"] for r in results}) == 25
+    assert sorted(r["client_secret"] for r in results) == sorted(realtime_connection.minted_tokens)
+    assert {r["input_audio_transcription"]["model"] for r in results} == {"gpt-4o-mini-transcribe"}
+    assert ti.pushed["failures"] == []
+    assert ti.pushed["config"]["count"] == 25 and ti.pushed["config"]["session"] == session
+    assert "ek_" not in json.dumps(ti.pushed["config"])
+    assert realtime_connection.stats()["peak_in_flight"] <= 5
+
+
+def test_a_list_of_sessions_mints_one_each_in_order(realtime_connection: RealtimeEmulator) -> None:
+    from airflow_provider_realtime.operators.translation_session import CreateTranslationSessionOperator
+
+    languages = ["es", "fr", "ja", "de"]
+    sessions = [
+        {"model": "gpt-realtime-translate", "audio": {"output": {"language": lang}}} for lang in languages
+    ]
+    results, _ = run(CreateTranslationSessionOperator(task_id="fleet", session=sessions))
+
+    assert [r["output_language"] for r in results] == languages
+    assert all(r["session_type"] == "translation" for r in results)
+
+
+def test_raw_results_and_tokens_left_out(realtime_connection: RealtimeEmulator) -> None:
+    from airflow_provider_realtime.operators.realtime_session import CreateRealtimeSessionOperator
+
+    results, _ = run(
+        CreateRealtimeSessionOperator(
+            task_id="fleet", count=3, result_format="raw", include_client_secret=False
+        )
+    )
+
+    assert [r["status"] for r in results] == [200, 200, 200]
+    assert "ek_" not in json.dumps(results)
+
+
+def test_a_config_repeats_a_fleet(realtime_connection: RealtimeEmulator) -> None:
+    from airflow_provider_realtime.operators.transcription_session import CreateTranscriptionSessionOperator
+
+    _, first = run(CreateTranscriptionSessionOperator(task_id="first", count=4))
+    again, second = run(CreateTranscriptionSessionOperator(task_id="again", config=first.pushed["config"]))
+
+    assert len(again) == 4 and second.pushed["config"] == first.pushed["config"]
+
+
+def test_failed_items_fail_the_task_after_every_minted_token_is_pushed(
+    realtime_connection: RealtimeEmulator,
+) -> None:
+    from airflow_provider_realtime.exceptions import RealtimeBatchError
+    from airflow_provider_realtime.operators.transcription_session import CreateTranscriptionSessionOperator
+
+    sessions = numbered(10)
+    for broken in (3, 7):
+        sessions[broken] = {"input_audio_transcription": {"model": "gpt-4o-transcribe-unknown"}}
+    ti = RecordingTaskInstance()
+
+    with pytest.raises(RealtimeBatchError, match=r"2 of 10 client secrets failed \(items 3, 7\)") as raised:
+        run(CreateTranscriptionSessionOperator(task_id="fleet", session=sessions), ti)
+
+    pushed = ti.pushed["return_value"]
+    assert [index for index, result in enumerate(pushed) if result is None] == [3, 7]
+    minted = {r["client_secret"] for r in pushed if r is not None}
+    assert minted == set(realtime_connection.minted_tokens) and len(minted) == 8
+    assert [(f["index"], f["error"], f["status"]) for f in ti.pushed["failures"]] == [
+        (3, "RealtimeInvalidRequestError", 400),
+        (7, "RealtimeInvalidRequestError", 400),
+    ]
+    assert all(f["request_id"].startswith("req_") for f in ti.pushed["failures"])
+    message = str(raised.value)
+    assert "status 400" in message and "request id req_" in message and "allow_partial" in message
+    assert not any(token in message for token in minted)
+
+
+def test_allow_partial_succeeds_with_the_failures_listed(realtime_connection: RealtimeEmulator) -> None:
+    from airflow_provider_realtime.operators.transcription_session import CreateTranscriptionSessionOperator
+
+    realtime_connection.script(Fault.error(401))  # not retried
+    results, ti = run(
+        CreateTranscriptionSessionOperator(task_id="fleet", count=5, concurrency=1, allow_partial=True)
+    )
+
+    assert results[0] is None and all(r["client_secret"] for r in results[1:])
+    assert [(f["index"], f["error"]) for f in ti.pushed["failures"]] == [(0, "RealtimeAuthenticationError")]
+
+
+def test_count_zero_mints_nothing(realtime_connection: RealtimeEmulator) -> None:
+    from airflow_provider_realtime.operators.transcription_session import CreateTranscriptionSessionOperator
+
+    results, ti = run(CreateTranscriptionSessionOperator(task_id="fleet", count=0))
+
+    assert results == [] and ti.pushed["failures"] == []
+    assert realtime_connection.request_count == 0
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        pytest.param({"count": "3"}, "count must be a whole number", id="count-text"),
+        pytest.param({"count": True}, "count must be a whole number", id="count-bool"),
+        pytest.param({"count": 10_001}, "count must be between 0 and 10000", id="count-too-many"),
+        pytest.param({"count": 2, "session": [{}, {}]}, "count goes with one session", id="count-and-list"),
+        pytest.param(
+            {"count": 2, "concurrency": 0}, "concurrency must be between 1 and 64", id="concurrency"
+        ),
+        pytest.param(
+            {"count": 2, "allow_partial": "yes"}, "allow_partial must be True or False", id="partial"
+        ),
+        pytest.param(
+            {"session": [{}, {"input_audio_format": "mp3"}]}, r"sessions\[1\]\.input_audio_format", id="item"
+        ),
+    ],
+)
+def test_bad_fleet_arguments_fail_before_any_request(
+    realtime_connection: RealtimeEmulator, arguments: dict[str, object], message: str
+) -> None:
+    from airflow_provider_realtime.operators.transcription_session import CreateTranscriptionSessionOperator
+
+    with pytest.raises(ValueError, match=message):
+        run(CreateTranscriptionSessionOperator(task_id="fleet", **arguments))
+    assert realtime_connection.request_count == 0

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import operator_runs
 import pytest
 
 from airflow_provider_realtime import kinds
@@ -313,18 +314,9 @@ def test_an_answer_without_its_secret_names_the_missing_field(
         hook.create(kind, session, endpoint=None if kind == "translation" else endpoint)
 
 
-class RecordingTaskInstance:
-    def __init__(self) -> None:
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = json.loads(json.dumps(value))
-
-
 def run(operator: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    ti = RecordingTaskInstance()
-    result = operator.execute({"ti": ti})
-    return json.loads(json.dumps(result)), ti.pushed
+    result, ti = operator_runs.run(operator)
+    return result, ti.pushed
 
 
 SHARED_KEYS = {
@@ -357,6 +349,7 @@ def test_the_realtime_operator_pushes_the_structured_result_and_a_config_that_ch
         "session": VOICE_AGENT,
         "expires_after_seconds": 120,
         "base_url": realtime_connection.base_url,
+        "count": None,
     }
     again, _ = run(CreateRealtimeSessionOperator(task_id="again", config=pushed["config"]))
     assert realtime_connection.requests[-1].body == realtime_connection.requests[-2].body

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
+from operator_runs import run
 
 from airflow_provider_realtime.exceptions import RealtimeInvalidRequestError
 from airflow_provider_realtime.operators.transcription_session import CreateTranscriptionSessionOperator
@@ -36,20 +36,6 @@ SESSION = {
 }
 
 
-class RecordingTaskInstance:
-    def __init__(self) -> None:
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = json.loads(json.dumps(value))  # XCom values must be JSON
-
-
-def run(operator: CreateTranscriptionSessionOperator) -> tuple[dict, RecordingTaskInstance]:
-    ti = RecordingTaskInstance()
-    result = operator.execute({"ti": ti})  # type: ignore[arg-type]
-    return json.loads(json.dumps(result)), ti
-
-
 @pytest.mark.parametrize("endpoint", ["client_secrets", "transcription_sessions"])
 def test_structured_result_has_the_same_keys_for_both_endpoints(
     realtime_connection: RealtimeEmulator, endpoint: str
@@ -72,6 +58,7 @@ def test_structured_result_has_the_same_keys_for_both_endpoints(
         "session": SESSION,
         "expires_after_seconds": 60,
         "base_url": realtime_connection.base_url,
+        "count": None,
     }
 
 
@@ -282,6 +269,9 @@ PUBLIC_PARAMETERS = {
     "raise_for_status": [True, False],
     "max_retries": [0, 1],
     "timeout": [5, 10],
+    "count": [1, 2],
+    "concurrency": [4, 8],
+    "allow_partial": [True, False],
 }
 
 

@@ -1,9 +1,11 @@
-"""What the three client-secret operators share: one task that mints one client secret with the hook.
+"""What the three client-secret operators share: one task that mints a client secret (or a fleet of
+them) with the hook.
 
 Each kind's operator (transcription, realtime, translation) is this class with its ``kind`` set; the
-transcription operator adds the choice of endpoint. Settings are checked by the hook's one path
-(:meth:`~airflow_provider_realtime.hooks.realtime.OpenAIRealtimeHook.create`) before the connection is
-even read.
+transcription operator adds the choice of endpoint. Settings are checked by the hook's paths
+(:meth:`~airflow_provider_realtime.hooks.realtime.OpenAIRealtimeHook.create` for one token,
+:meth:`~airflow_provider_realtime.hooks.realtime.OpenAIRealtimeHook.create_many` for many) before the
+connection is even read.
 """
 
 from __future__ import annotations
@@ -16,14 +18,17 @@ from airflow_provider_realtime.compat import BaseOperator
 
 if TYPE_CHECKING:
     from airflow_provider_realtime.compat import Context
-    from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook, Timeout
+    from airflow_provider_realtime.exceptions import RealtimeError
+    from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook, RealtimeResponse, Timeout
 
 # The keys of the ``config`` XCom: what the request was, never the key or the token.
-CONFIG_KEYS = ("conn_id", "kind", "endpoint", "base_url", "session", "expires_after_seconds")
+CONFIG_KEYS = ("conn_id", "kind", "endpoint", "base_url", "session", "expires_after_seconds", "count")
+MAX_TOKENS_PER_TASK = 10_000  # a task's result is one XCom value: a few MB at most
 
 
 class BaseClientSecretOperator(BaseOperator):
-    """Mint one client secret of :attr:`kind` and push the result to XCom.
+    """Mint one client secret of :attr:`kind` (or many: ``count``, or a list of sessions) and push the
+    result to XCom.
 
     XCom ``return_value`` is the result: with ``result_format="structured"`` a dict of the keys every
     kind shares (``client_secret``, ``client_secret_expires_at`` in ISO-8601 UTC, ``session_id``,
@@ -31,8 +36,15 @@ class BaseClientSecretOperator(BaseOperator):
     echoed them; with ``"raw"`` ``{"status": int, "body": parsed JSON or text}``. XCom ``config`` is the
     request as given (never the key or token), to repeat it with another operator of the same kind.
 
+    Many tokens in one task: the result is a list of such results in input order, ``None`` where an
+    item failed after its retries, and XCom ``failures`` lists each failure (``index``, ``error``,
+    ``status``, ``request_id``, ``message``). Nothing minted is lost: when items fail, the tokens that
+    were minted are still pushed, then the task fails naming how many failed and why (or succeeds, with
+    ``allow_partial=True``).
+
     :param conn_id: Airflow connection id (default ``openai_realtime_default``, or the ``config``'s).
-    :param session: the session settings; ``None`` = server defaults (or the ``config``'s). Templated.
+    :param session: the session settings, or a list of them for one token each; ``None`` = server
+        defaults (or the ``config``'s). Templated.
     :param expires_after_seconds: token lifetime, 10..7200 seconds; ``None`` = server default (600 s).
     :param result_format: ``structured`` (default) or ``raw``.
     :param config: the ``config`` XCom of an upstream task of the same kind, to repeat its request; the
@@ -42,6 +54,11 @@ class BaseClientSecretOperator(BaseOperator):
         ``{"status", "body"}`` instead of failing the task.
     :param max_retries: retries after the first attempt; ``None`` = the connection's (default 3).
     :param timeout: read timeout in seconds or ``(connect, read)``; ``None`` = the connection's.
+    :param count: mint this many tokens of the same settings (0..10,000); ``None`` = one token, or one
+        per item of a list ``session``. Templated.
+    :param concurrency: requests in flight at once when minting many (1..64, default 16).
+    :param allow_partial: when minting many, succeed even if some items failed (they are listed in XCom
+        ``failures``); by default the task fails after pushing what was minted.
     """
 
     kind: ClassVar[str]
@@ -51,6 +68,7 @@ class BaseClientSecretOperator(BaseOperator):
         "expires_after_seconds",
         "result_format",
         "config",
+        "count",
     )
     template_fields_renderers = {"session": "json", "config": "json"}
     ui_color = "#d8f3e6"
@@ -67,6 +85,9 @@ class BaseClientSecretOperator(BaseOperator):
         raise_for_status: bool = True,
         max_retries: int | None = None,
         timeout: Timeout | None = None,
+        count: int | None = None,
+        concurrency: int | None = None,
+        allow_partial: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -79,6 +100,9 @@ class BaseClientSecretOperator(BaseOperator):
         self.raise_for_status = raise_for_status
         self.max_retries = max_retries
         self.timeout = timeout
+        self.count = count
+        self.concurrency = concurrency
+        self.allow_partial = allow_partial
 
     @cached_property
     def hook(self) -> OpenAIRealtimeHook:
@@ -112,15 +136,32 @@ class BaseClientSecretOperator(BaseOperator):
     def _arguments(self) -> dict[str, Any]:
         """The request's arguments: the ``config``'s, overridden by the explicit ones."""
         given = self._given_config()
-        arguments = {key: given.get(key) for key in ("session", "expires_after_seconds", "endpoint")}
+        arguments = {key: given.get(key) for key in ("session", "expires_after_seconds", "endpoint", "count")}
         for key in arguments:
             value = getattr(self, key, None)
             if value is not None:
                 arguments[key] = value
         return arguments
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_realtime import contract, kinds
+    def _batch(self, arguments: dict[str, Any]) -> list[Any] | None:
+        """The sessions to mint one token each for (``count`` or a list ``session``), or None for one."""
+        session, count = arguments["session"], arguments["count"]
+        if count is not None:
+            if isinstance(count, bool) or not isinstance(count, int):
+                raise ValueError(f"count must be a whole number, got {type(count).__name__}")
+            if not 0 <= count <= MAX_TOKENS_PER_TASK:
+                raise ValueError(f"count must be between 0 and {MAX_TOKENS_PER_TASK}, got {count}")
+            if isinstance(session, (list, tuple)):
+                raise ValueError("count goes with one session's settings, not a list: give one or the other")
+            return [session] * count
+        if isinstance(session, (list, tuple)):
+            if len(session) > MAX_TOKENS_PER_TASK:
+                raise ValueError(f"session holds {len(session)} items; at most {MAX_TOKENS_PER_TASK}")
+            return list(session)
+        return None
+
+    def execute(self, context: Context) -> Any:
+        from airflow_provider_realtime import contract
 
         result_format = contract.check_result_format(self.result_format)
         include_client_secret = contract.check_flag(self.include_client_secret, "include_client_secret")
@@ -128,6 +169,8 @@ class BaseClientSecretOperator(BaseOperator):
         if result_format == contract.STRUCTURED and not self.raise_for_status:
             raise ValueError("raise_for_status=False needs result_format='raw': an error has no structure")
         arguments = self._arguments()
+        batch = self._batch(arguments)
+        contract.check_flag(self.allow_partial, "allow_partial")
         hook = self.hook
         repeated = self._given_config().get("base_url")
         if repeated is not None and repeated != hook.base_url:
@@ -136,6 +179,8 @@ class BaseClientSecretOperator(BaseOperator):
                 f"config.base_url ({repeated}) differs from connection {hook.conn_id!r} ({hook.base_url}); "
                 "the same request cannot be repeated"
             )
+        if batch is not None:
+            return self._mint_many(context, hook, arguments, batch, result_format, include_client_secret)
         response = hook.create(
             self.kind,
             arguments["session"],
@@ -144,8 +189,6 @@ class BaseClientSecretOperator(BaseOperator):
             raise_for_status=self.raise_for_status,
             require_client_secret=result_format == contract.STRUCTURED,
         )
-        request = response.request
-        assert request is not None  # create() always says what it sent
         self.log.info(
             "%s answered %s (request id %s, %d attempt(s))",
             response.endpoint,
@@ -153,16 +196,30 @@ class BaseClientSecretOperator(BaseOperator):
             response.request_id,
             response.attempts,
         )
+        self._push_config(context, hook, arguments)
+        return self._result(response, result_format, include_client_secret)
+
+    def _push_config(self, context: Context, hook: OpenAIRealtimeHook, arguments: dict[str, Any]) -> None:
+        from airflow_provider_realtime import kinds
+
         if self.do_xcom_push:
             config = {
                 "conn_id": hook.conn_id,
                 "kind": self.kind,
-                "endpoint": request.endpoint,
+                "endpoint": kinds.resolve_endpoint(self.kind, arguments["endpoint"]),
                 "session": arguments["session"],
-                "expires_after_seconds": request.expires_after_seconds,
+                "expires_after_seconds": kinds.check_lifetime(arguments["expires_after_seconds"]),
                 "base_url": hook.base_url,
+                "count": arguments["count"],
             }
             context["ti"].xcom_push(key="config", value=config)
+
+    def _result(self, response: RealtimeResponse, result_format: str, include_client_secret: bool) -> Any:
+        """One answer as XCom holds it: the structured dict, or ``{"status", "body"}``."""
+        from airflow_provider_realtime import contract, kinds
+
+        request = response.request
+        assert request is not None  # the hook's create paths always say what they sent
         if result_format == contract.RAW:
             raw_body = response.body
             if not include_client_secret and response.status < 400:
@@ -171,3 +228,57 @@ class BaseClientSecretOperator(BaseOperator):
         return kinds.shape_result(
             self.kind, request.endpoint, response.body, include_client_secret=include_client_secret
         )
+
+    def _mint_many(
+        self,
+        context: Context,
+        hook: OpenAIRealtimeHook,
+        arguments: dict[str, Any],
+        sessions: list[Any],
+        result_format: str,
+        include_client_secret: bool,
+    ) -> list[Any]:
+        """Mint a token per item; push every one minted, and fail afterwards if any item failed."""
+        from airflow_provider_realtime import contract
+        from airflow_provider_realtime.exceptions import RealtimeBatchError, RealtimeError
+        from airflow_provider_realtime.hooks.realtime import DEFAULT_CONCURRENCY
+
+        answers = hook.create_many(
+            self.kind,
+            sessions,
+            concurrency=DEFAULT_CONCURRENCY if self.concurrency is None else self.concurrency,
+            endpoint=arguments["endpoint"],
+            expires_after_seconds=arguments["expires_after_seconds"],
+            raise_for_status=self.raise_for_status,
+            require_client_secret=result_format == contract.STRUCTURED,
+        )
+        results: list[Any] = []
+        failures: list[tuple[int, RealtimeError]] = []
+        for index, answer in enumerate(answers):
+            if isinstance(answer, RealtimeError):
+                failures.append((index, answer))
+                results.append(None)
+            else:
+                results.append(self._result(answer, result_format, include_client_secret))
+        self._push_config(context, hook, arguments)
+        if self.do_xcom_push:
+            context["ti"].xcom_push(key="failures", value=[_failure(i, error) for i, error in failures])
+        if failures:
+            error = RealtimeBatchError(failures, len(answers))
+            if not self.allow_partial:
+                if self.do_xcom_push:  # a failing task returns nothing: push the tokens it did mint
+                    context["ti"].xcom_push(key="return_value", value=results)
+                raise error
+            self.log.warning("allow_partial: %s", error.summary)
+        return results
+
+
+def _failure(index: int, error: RealtimeError) -> dict[str, Any]:
+    """One failed item as XCom ``failures`` lists it (the message holds no key and no token)."""
+    return {
+        "index": index,
+        "error": type(error).__name__,
+        "status": error.status,
+        "request_id": error.request_id,
+        "message": str(error),
+    }
