@@ -10,6 +10,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from servers import RedisServer, redis_server
 
 from airflow_provider_realtime.testing import Fault, RealtimeEmulator
 from airflow_provider_realtime.testing.sandbox import TIMED_OUT, AirflowSandbox, CommandResult
@@ -45,8 +46,8 @@ def plain(output: str) -> str:
     return " ".join(re.sub(r"\x1b\[[0-9;]*m", "", output).split())
 
 
-def run_dag(sandbox: AirflowSandbox, dag_id: str, env: dict[str, str]) -> dict:
-    run = sandbox.dags_test(dag_id, env=env)
+def run_dag(sandbox: AirflowSandbox, dag_id: str, env: dict[str, str], conf: dict | None = None) -> dict:
+    run = sandbox.dags_test(dag_id, env=env, conf=conf)
     assert run.returncode == 0, run.output[-4000:]
     assert run.run_id, "airflow dags test printed no run id"
     states = sandbox.task_states(dag_id, run.run_id)
@@ -106,6 +107,63 @@ def test_example_token_refresh(
     assert document["client_secret"] == shared_emulator.minted_tokens[-1]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert document["client_secret"] not in json.dumps(published)
+
+
+def test_example_fleet_refresh_writes_each_token_to_redis_until_it_expires(
+    sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator, tmp_path: Path
+) -> None:
+    clients = [f"kiosk-{number}" for number in range(60)]
+    with redis_server(tmp_path / "redis") as redis:
+        fleet_env = {**env, "AIRFLOW_CONN_REDIS_DEFAULT": redis.url}
+        xcoms = run_dag(sandbox, "realtime_fleet_refresh", fleet_env, conf={"clients": clients})
+        stored = fleet_tokens(redis, clients)
+    assert xcoms[("refresh", -1, "return_value")]["refreshed"] == 60
+    assert {document["client_secret"] for document, _ in stored.values()} == set(
+        shared_emulator.minted_tokens
+    )
+    assert len(shared_emulator.minted_tokens) == 60
+    assert all(690 <= ttl <= 720 for _, ttl in stored.values()), "each key expires with its token (12 min)"
+    assert "ek_" not in json.dumps(list(xcoms.values())), "the tokens never enter XCom"
+
+
+def test_a_fleet_task_with_failed_items_fails_after_pushing_every_token_it_minted(
+    sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator
+) -> None:
+    run = sandbox.dags_test("realtime_partial_fleet", env=env)
+    assert run.run_id, run.output[-4000:]
+    states = sandbox.task_states("realtime_partial_fleet", run.run_id)
+    assert states == {("strict", -1): "failed", ("tolerant", -1): "success"}
+    assert "1 of 4 client secrets failed (items 2)" in plain(run.output)
+    xcoms = sandbox.xcoms("realtime_partial_fleet", run.run_id)
+    for task_id in ("strict", "tolerant"):
+        results = xcoms[(task_id, -1, "return_value")]
+        assert results[2] is None and all(
+            result["client_secret"] for index, result in enumerate(results) if index != 2
+        )
+        [failure] = xcoms[(task_id, -1, "failures")]
+        assert (failure["index"], failure["error"], failure["status"]) == (
+            2,
+            "RealtimeInvalidRequestError",
+            400,
+        )
+    pushed = {
+        r["client_secret"]
+        for task_id in ("strict", "tolerant")
+        for r in xcoms[(task_id, -1, "return_value")]
+        if r
+    }
+    assert pushed == set(shared_emulator.minted_tokens) and len(pushed) == 6, "nothing minted is lost"
+
+
+def fleet_tokens(redis: RedisServer, clients: list[str]) -> dict[str, tuple[dict, int]]:
+    """What the fleet example stored for each client: its document and the key's seconds to live."""
+    client = redis.client()
+    stored = {name: client.get(f"realtime:client-token:{name}") for name in clients}
+    assert all(stored.values()), [name for name, value in stored.items() if not value]
+    return {
+        name: (json.loads(value), client.ttl(f"realtime:client-token:{name}"))
+        for name, value in stored.items()
+    }
 
 
 def test_example_fan_out(

@@ -68,6 +68,17 @@ class RealtimeResponse:
     body_problem: str | None = None
     request: kinds.PreparedRequest | None = field(default=None, repr=False)
 
+    def structured(self, *, include_client_secret: bool = True) -> dict[str, Any]:
+        """The answer as the operators' structured result (``client_secret``, ``client_secret_expires_at``,
+        ``session_id``, …), for answers of the ``create_*`` methods."""
+        if self.request is None:
+            raise ValueError(
+                "only answers of the create_* methods know their kind: this one came from post()"
+            )
+        return kinds.shape_result(
+            self.request.kind, self.request.endpoint, self.body, include_client_secret=include_client_secret
+        )
+
 
 @dataclass(frozen=True)
 class ConnectionSettings:

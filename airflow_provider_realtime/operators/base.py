@@ -216,18 +216,14 @@ class BaseClientSecretOperator(BaseOperator):
 
     def _result(self, response: RealtimeResponse, result_format: str, include_client_secret: bool) -> Any:
         """One answer as XCom holds it: the structured dict, or ``{"status", "body"}``."""
-        from airflow_provider_realtime import contract, kinds
+        from airflow_provider_realtime import contract
 
-        request = response.request
-        assert request is not None  # the hook's create paths always say what they sent
         if result_format == contract.RAW:
             raw_body = response.body
-            if not include_client_secret and response.status < 400:
-                raw_body = contract.redact_client_secret(request.endpoint, raw_body)
+            if not include_client_secret and response.status < 400 and response.request is not None:
+                raw_body = contract.redact_client_secret(response.request.endpoint, raw_body)
             return {"status": response.status, "body": raw_body}
-        return kinds.shape_result(
-            self.kind, request.endpoint, response.body, include_client_secret=include_client_secret
-        )
+        return response.structured(include_client_secret=include_client_secret)
 
     def _mint_many(
         self,

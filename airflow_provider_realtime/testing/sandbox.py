@@ -219,10 +219,16 @@ class AirflowSandbox:
                 raise RuntimeError(f"airflow db migrate failed:\n{result.output[-3000:]}")
 
     def dags_test(
-        self, dag_id: str, *, env: dict[str, str] | None = None, timeout: float = 300
+        self,
+        dag_id: str,
+        *,
+        env: dict[str, str] | None = None,
+        conf: dict[str, Any] | None = None,
+        timeout: float = 300,
     ) -> CommandResult:
-        """Run a whole DAG once with ``airflow dags test``."""
-        return self.airflow("dags", "test", dag_id, env=env, timeout=timeout)
+        """Run a whole DAG once with ``airflow dags test`` (``conf``: the run's configuration, params)."""
+        args = ("dags", "test", dag_id) + (("--conf", json.dumps(conf)) if conf is not None else ())
+        return self.airflow(*args, env=env, timeout=timeout)
 
     def xcoms(self, dag_id: str, run_id: str | None = None) -> dict[tuple[str, int, str], Any]:
         """XComs of a run (the latest when ``run_id`` is None) keyed by (task_id, map_index, key)."""
