@@ -169,11 +169,12 @@ class AirflowSandbox:
             yield url
 
     @contextlib.contextmanager
-    def _serve(
-        self, args: tuple[str, ...], ready_url: str, timeout: float, env: dict[str, str] | None
-    ) -> Iterator[None]:
-        """Run ``airflow ARGS`` as a server until the block ends, once ``ready_url`` answers."""
-        log = open(self.home / f"{args[0]}.log", "ab")  # noqa: SIM115 - closed below
+    def background(
+        self, *args: str, env: dict[str, str] | None = None, log_name: str | None = None
+    ) -> Iterator[subprocess.Popen[bytes]]:
+        """Run ``airflow ARGS`` (a scheduler, a Celery worker, …) until the block ends, its output in
+        ``HOME/LOG_NAME.log`` (default: the command's name)."""
+        log = open(self.home / f"{log_name or args[0]}.log", "ab")  # noqa: SIM115 - closed below
         process = subprocess.Popen(
             [sys.executable, "-m", "airflow", *args],
             env=self.environ(env),
@@ -182,6 +183,17 @@ class AirflowSandbox:
             start_new_session=True,
         )
         try:
+            yield process
+        finally:
+            _end_group(process)
+            log.close()
+
+    @contextlib.contextmanager
+    def _serve(
+        self, args: tuple[str, ...], ready_url: str, timeout: float, env: dict[str, str] | None
+    ) -> Iterator[None]:
+        """Run ``airflow ARGS`` as a server until the block ends, once ``ready_url`` answers."""
+        with self.background(*args, env=env) as process:
             deadline = time.monotonic() + timeout
             while True:
                 try:
@@ -189,12 +201,9 @@ class AirflowSandbox:
                         break
                 except OSError:
                     if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"airflow {args[0]} did not start; see {log.name}") from None
+                        raise RuntimeError(f"airflow {args[0]} did not start; see {args[0]}.log") from None
                     time.sleep(0.5)
             yield
-        finally:
-            _end_group(process)
-            log.close()
 
     @contextlib.contextmanager
     def executor(self) -> Iterator[None]:
