@@ -281,11 +281,16 @@ def _parse_noise_reduction(value: Any, path: str) -> dict[str, Any] | None:
     return parsed
 
 
-def validate_lifetime(value: Any, path: str) -> int:
-    """Check a token lifetime in seconds (10..7200); numeric strings from Jinja templates are accepted."""
+def templated_integer(value: Any, path: str, *, low: int, high: int) -> int:
+    """Check a whole number in ``low..high``; numeric strings (what Jinja templates render) are accepted."""
     if isinstance(value, str) and re.fullmatch(r"[0-9]{1,6}", value.strip()):  # ASCII digits, not "6²"
         value = int(value.strip())
-    return _integer(value, path, low=MIN_LIFETIME_SECONDS, high=MAX_LIFETIME_SECONDS)
+    return _integer(value, path, low=low, high=high)
+
+
+def validate_lifetime(value: Any, path: str) -> int:
+    """Check a token lifetime in seconds (10..7200); numeric strings from Jinja templates are accepted."""
+    return templated_integer(value, path, low=MIN_LIFETIME_SECONDS, high=MAX_LIFETIME_SECONDS)
 
 
 def _parse_expiry_object(value: Any, path: str) -> int:

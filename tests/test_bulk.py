@@ -310,6 +310,14 @@ def test_allow_partial_succeeds_with_the_failures_listed(realtime_connection: Re
     assert [(f["index"], f["error"]) for f in ti.pushed["failures"]] == [(0, "RealtimeAuthenticationError")]
 
 
+def test_a_templated_count_renders_to_text_and_still_counts(realtime_connection: RealtimeEmulator) -> None:
+    from airflow_provider_realtime.operators.transcription_session import CreateTranscriptionSessionOperator
+
+    results, ti = run(CreateTranscriptionSessionOperator(task_id="fleet", count="3"))
+
+    assert len(results) == 3 and ti.pushed["config"]["count"] == 3
+
+
 def test_count_zero_mints_nothing(realtime_connection: RealtimeEmulator) -> None:
     from airflow_provider_realtime.operators.transcription_session import CreateTranscriptionSessionOperator
 
@@ -322,8 +330,8 @@ def test_count_zero_mints_nothing(realtime_connection: RealtimeEmulator) -> None
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        pytest.param({"count": "3"}, "count must be a whole number", id="count-text"),
-        pytest.param({"count": True}, "count must be a whole number", id="count-bool"),
+        pytest.param({"count": "three"}, "count must be an integer", id="count-text"),
+        pytest.param({"count": True}, "count must be an integer", id="count-bool"),
         pytest.param({"count": 10_001}, "count must be between 0 and 10000", id="count-too-many"),
         pytest.param({"count": 2, "session": [{}, {}]}, "count goes with one session", id="count-and-list"),
         pytest.param(

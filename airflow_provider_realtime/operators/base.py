@@ -147,10 +147,9 @@ class BaseClientSecretOperator(BaseOperator):
         """The sessions to mint one token each for (``count`` or a list ``session``), or None for one."""
         session, count = arguments["session"], arguments["count"]
         if count is not None:
-            if isinstance(count, bool) or not isinstance(count, int):
-                raise ValueError(f"count must be a whole number, got {type(count).__name__}")
-            if not 0 <= count <= MAX_TOKENS_PER_TASK:
-                raise ValueError(f"count must be between 0 and {MAX_TOKENS_PER_TASK}, got {count}")
+            from airflow_provider_realtime.contract import templated_integer
+
+            count = arguments["count"] = templated_integer(count, "count", low=0, high=MAX_TOKENS_PER_TASK)
             if isinstance(session, (list, tuple)):
                 raise ValueError("count goes with one session's settings, not a list: give one or the other")
             return [session] * count
