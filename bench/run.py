@@ -7,7 +7,11 @@
 3. wall time of ``airflow dags test`` for example 1 versus the same job written with HttpOperator;
 4. per-mint cost over many mints in one process: first 10 % versus last 10 %;
 5. the same in one task run by a real executor (LocalExecutor, the supervised task process of Airflow 3),
-   which logs and prints every token: first block versus last, and no token in the task log file.
+   which logs and prints every token: first block versus last, and no token in the task log file;
+6. fleet minting against the emulator with 50 ms added to every answer: many tokens through the bulk path
+   (hook, operator execute, and the operator as one task under LocalExecutor) against the network limit
+   (tokens x 50 ms / concurrency), the openai SDK's AsyncOpenAI at the same concurrency, and mapped
+   single-token task instances under LocalExecutor (a tenth of the tokens run, the rest extrapolated).
 
 The emulator runs in its own process, so the client's CPU time is the benchmark process's own.
 Writes a JSON result file (and the README's table next to it, as .md) and prints a table. ``--smoke`` runs a small size to keep the harness working.
@@ -49,9 +53,12 @@ WIRE_SESSION = {
 WIRE_BODY = {"session": WIRE_SESSION, "expires_after": {"anchor": "created_at", "seconds": 600}}
 
 
-def start_emulator() -> tuple[subprocess.Popen[str], str]:
+def start_emulator(latency_ms: float = 0.0) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_realtime.testing", "--port", "0", "--api-key", API_KEY],
+        [
+            *(sys.executable, "-m", "airflow_provider_realtime.testing", "--port", "0", "--api-key", API_KEY),
+            *("--latency-ms", str(latency_ms)),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -258,6 +265,167 @@ def supervised_masking(tokens: int, block: int) -> dict[str, Any]:
     }
 
 
+FLEET_LATENCY_S = 0.05
+FLEET_CONCURRENCY = 16
+
+
+def fleet(tokens: int, mapped: int) -> dict[str, Any]:
+    """``tokens`` tokens at concurrency 16 against an emulator that answers each request after 50 ms."""
+    import asyncio
+
+    import openai
+
+    from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook, RealtimeResponse
+    from airflow_provider_realtime.operators.transcription_session import CreateTranscriptionSessionOperator
+
+    process, base_url = start_emulator(FLEET_LATENCY_S * 1000)
+    connection = json.dumps({"conn_type": "openai_realtime", "host": base_url, "password": API_KEY})
+    os.environ["AIRFLOW_CONN_OPENAI_REALTIME_FLEET"] = connection
+    sessions = [SESSION] * tokens
+    rows: dict[str, float] = {"network limit": tokens * FLEET_LATENCY_S / FLEET_CONCURRENCY}
+    try:
+        hook = OpenAIRealtimeHook("openai_realtime_fleet")
+        hook.create_client_secrets(sessions[:FLEET_CONCURRENCY], concurrency=FLEET_CONCURRENCY)  # warm
+        start = time.perf_counter()
+        answers = hook.create_client_secrets(
+            sessions, concurrency=FLEET_CONCURRENCY, expires_after_seconds=600
+        )
+        rows["provider hook, create_client_secrets"] = time.perf_counter() - start
+        assert all(isinstance(answer, RealtimeResponse) for answer in answers)
+
+        class TaskInstance:
+            def xcom_push(self, key: str, value: Any) -> None:
+                self.pushed = (key, value)
+
+        from airflow.sdk.bases.operator import ExecutorSafeguard
+
+        operator = CreateTranscriptionSessionOperator(
+            task_id="fleet",
+            conn_id="openai_realtime_fleet",
+            session=SESSION,
+            count=tokens,
+            concurrency=FLEET_CONCURRENCY,
+            expires_after_seconds=600,
+        )
+        sentinel = {"CreateTranscriptionSessionOperator__sentinel": ExecutorSafeguard.sentinel_value}
+        start = time.perf_counter()
+        results = operator.execute({"ti": TaskInstance()}, **sentinel)  # type: ignore[arg-type]
+        rows["provider operator execute, count"] = time.perf_counter() - start
+        assert len(results) == tokens
+        assert all(result["client_secret"] for result in results)
+
+        async def async_openai() -> float:
+            client = openai.AsyncOpenAI(api_key=API_KEY, base_url=base_url, max_retries=2)
+            gate = asyncio.Semaphore(FLEET_CONCURRENCY)
+
+            async def one() -> Any:
+                async with gate:
+                    return await client.realtime.client_secrets.create(
+                        session=WIRE_SESSION,  # type: ignore[arg-type]
+                        expires_after={"anchor": "created_at", "seconds": 600},
+                    )
+
+            await asyncio.gather(*(one() for _ in range(FLEET_CONCURRENCY)))  # warm
+            began = time.perf_counter()
+            created = await asyncio.gather(*(one() for _ in range(tokens)))
+            elapsed = time.perf_counter() - began
+            assert all(secret.value for secret in created)
+            await client.close()
+            return elapsed
+
+        rows["openai SDK, AsyncOpenAI"] = asyncio.run(async_openai())
+        print("  measured the fleet in process", file=sys.stderr, flush=True)
+        in_airflow = fleet_under_executor(connection, tokens, mapped)
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+    return {
+        "tokens": tokens,
+        "concurrency": FLEET_CONCURRENCY,
+        "latency_ms": FLEET_LATENCY_S * 1000,
+        "seconds": rows,
+        **in_airflow,
+    }
+
+
+def fleet_under_executor(connection: str, tokens: int, mapped: int) -> dict[str, Any]:
+    """One task with ``count=tokens``, and ``mapped`` single-token task instances, under LocalExecutor:
+    how long the tasks took (first start to last end, from the metadata database) and the whole run."""
+    import sqlite3
+
+    from airflow_provider_realtime.testing.sandbox import AirflowSandbox
+
+    work = Path(tempfile.mkdtemp(prefix="realtime-bench-fleet-"))
+    dags = work / "dags"
+    dags.mkdir()
+    shutil.copy(ROOT / "bench" / "dags" / "fleet_probe.py", dags)
+    sandbox = AirflowSandbox(work / "home", dags)
+    sandbox.migrate()
+    env = {"AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT": connection}
+    measured: dict[str, Any] = {}
+    with sandbox.executor():
+        for dag_id, count in (("fleet_bulk_probe", tokens), ("fleet_mapped_probe", mapped)):
+            start = time.perf_counter()
+            run = sandbox.airflow(
+                *("dags", "test", dag_id, "--use-executor", "--conf", json.dumps({"tokens": count})),
+                env=env,
+                timeout=3600,
+            )
+            wall = time.perf_counter() - start
+            states = sandbox.task_states(dag_id, run.run_id or "")
+            if run.returncode != 0 or not states or set(states.values()) != {"success"}:
+                raise RuntimeError(f"{dag_id} failed: {states}\n{run.output[-3000:]}")
+            with sqlite3.connect(sandbox.database) as database:
+                (span,) = database.execute(
+                    "SELECT (julianday(MAX(end_date)) - julianday(MIN(start_date))) * 86400 FROM task_instance "
+                    "WHERE dag_id = ? AND run_id = ? AND task_id = 'mint'",
+                    (dag_id, run.run_id),
+                ).fetchone()
+            measured[dag_id] = {"tokens": count, "task_seconds": span, "run_wall_seconds": wall}
+            logs = "".join(
+                path.read_text() for path in sandbox.task_log_files() if f"run_id={run.run_id}" in str(path)
+            )
+            minted = re.search(r"Minted (\d+) of (\d+) transcription client secrets in ([0-9.]+) s", logs)
+            if minted:  # the bulk task's own log: the minting alone, without the task's start and XCom push
+                measured[dag_id]["minting_seconds"] = float(minted.group(3))
+            print(f"  measured {dag_id}", file=sys.stderr, flush=True)
+    shutil.rmtree(work, ignore_errors=True)
+    bulk, each = measured["fleet_bulk_probe"], measured["fleet_mapped_probe"]
+    return {
+        "operator_task_minting_seconds": bulk["minting_seconds"],
+        "operator_task_seconds": bulk["task_seconds"],
+        "operator_run_wall_seconds": bulk["run_wall_seconds"],
+        "mapped_instances_run": mapped,
+        "mapped_task_seconds": each["task_seconds"],
+        "mapped_run_wall_seconds": each["run_wall_seconds"],
+        "mapped_extrapolated_seconds": each["task_seconds"] * tokens / mapped,
+    }
+
+
+def fleet_rows(result: dict[str, Any]) -> list[tuple[str, float, str]]:
+    """The fleet table's rows: what, seconds for all the tokens, how it was measured."""
+    seconds = result["seconds"]
+    tokens, mapped = result["tokens"], result["mapped_instances_run"]
+    return [
+        *((name, value, "in one process") for name, value in seconds.items()),
+        (
+            "provider operator, one task (count): minting",
+            result["operator_task_minting_seconds"],
+            "under LocalExecutor, from the task's log line",
+        ),
+        (
+            "provider operator, one task (count): whole task",
+            result["operator_task_seconds"],
+            "task start to end (start-up, XCom push of every result)",
+        ),
+        (
+            "mapped single-token task instances",
+            result["mapped_extrapolated_seconds"],
+            f"{mapped} run under LocalExecutor in {result['mapped_task_seconds']:.1f} s, × {tokens / mapped:g}",
+        ),
+    ]
+
+
 def growth(mint: Callable[[], Any], count: int) -> dict[str, float]:
     """Per-mint wall and CPU of the first and last tenth of `count` mints in one process."""
     tenth = count // 10
@@ -339,6 +507,14 @@ def table(results: dict[str, Any]) -> str:
         f"{masking['last_block_s']:.2f} s ({masking['ratio_last_to_first']:.2f}x); task log file: "
         f"{masking['masked_lines']} lines masked, {masking['tokens_in_log_file']} tokens"
     )
+    fleet_result = results["fleet"]
+    limit = fleet_result["seconds"]["network limit"]
+    lines.append(
+        f"\nFleet: {fleet_result['tokens']} tokens, concurrency {fleet_result['concurrency']}, "
+        f"{fleet_result['latency_ms']:.0f} ms added to every answer"
+    )
+    for name, value, how in fleet_rows(fleet_result):
+        lines.append(f"{name:<40}{value:>9.2f} s{value / limit:>8.2f}x limit   {how}")
     return "\n".join(lines)
 
 
@@ -377,6 +553,19 @@ def markdown(results: dict[str, Any]) -> str:
         f"({s['ratio_last_to_first']:.2f}×): flat. The task log file has {s['masked_lines']:,} lines with "
         f"`token=***` and {s['tokens_in_log_file']} tokens."
     )
+    f = results["fleet"]
+    limit = f["seconds"]["network limit"]
+    lines += [
+        "",
+        f"Fleet minting: {f['tokens']:,} tokens at concurrency {f['concurrency']} from an emulator that adds "
+        f"{f['latency_ms']:.0f} ms to every answer (so the network limit is {f['tokens']:,} × "
+        f"{f['latency_ms']:.0f} ms / {f['concurrency']} = {limit:.2f} s):",
+        "",
+        "| path | seconds | × network limit | measured |",
+        "|---|---|---|---|",
+    ]
+    for name, value, how in fleet_rows(f):
+        lines.append(f"| {name} | {value:.2f} s | {value / limit:.2f}× | {how} |")
     return "\n".join(lines)
 
 
@@ -388,6 +577,7 @@ def main() -> int:
     mints, warmup, growth_mints, dag_runs, import_runs, masked_tokens, block = (
         (100, 20, 500, 1, 2, 500, 100) if args.smoke else (2000, 200, 10_000, 3, 7, 10_000, 1_000)
     )
+    fleet_tokens, mapped_instances = (200, 10) if args.smoke else (1_000, 100)
 
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="realtime-bench-home-"))
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
@@ -402,6 +592,7 @@ def main() -> int:
         results["imports"] = import_cost(import_runs)
         results["dags_test"] = dags_test_wall(base_url, dag_runs)
         results["supervised_masking"] = supervised_masking(masked_tokens, block)
+        results["fleet"] = fleet(fleet_tokens, mapped_instances)
     finally:
         process.terminate()
         _, errors = process.communicate(timeout=10)
