@@ -40,10 +40,9 @@ def mask_token(token: str) -> None:
         compat.mask_secret(token)
         return
     if compat.in_supervised_task():
-        with _set_up:
-            redacted = _redact_tokens_sent_to_supervisor()
-        if not redacted:
-            compat.tell_supervisor(token)
+        with _set_up:  # also one message at a time on the supervisor's channel
+            if not _redact_tokens_sent_to_supervisor():
+                compat.tell_supervisor(token)
 
 
 def _shape_registered() -> bool:

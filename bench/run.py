@@ -333,7 +333,19 @@ def fleet(tokens: int, mapped: int) -> dict[str, Any]:
             await client.close()
             return elapsed
 
-        rows["openai SDK, AsyncOpenAI"] = asyncio.run(async_openai())
+        # The SDK's HTTP client logs every request at INFO, which Airflow's logging set-up shows; a script
+        # of its own would not, so it is measured without those lines.
+        import logging
+
+        quiet = [logging.getLogger(name) for name in ("httpx", "httpx2")]
+        levels = [logger.level for logger in quiet]
+        for logger in quiet:
+            logger.setLevel(logging.WARNING)
+        try:
+            rows["openai SDK, AsyncOpenAI"] = asyncio.run(async_openai())
+        finally:
+            for logger, level in zip(quiet, levels, strict=True):
+                logger.setLevel(level)
         print("  measured the fleet in process", file=sys.stderr, flush=True)
         in_airflow = fleet_under_executor(connection, tokens, mapped)
     finally:
