@@ -104,6 +104,33 @@ def test_a_requested_wait_pauses_the_whole_batch(make_hook: MakeHook, emulator: 
     assert len(arrived) == 13
 
 
+def test_a_stopped_batch_mints_nothing_more(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
+    """Airflow stops a task that runs past its execution_timeout with SIGALRM, raised in the main thread:
+    the requests not yet sent must not go out after that."""
+    import signal
+    import threading
+
+    class Stopped(Exception):
+        pass
+
+    def stop(*_: object) -> None:
+        raise Stopped
+
+    emulator.latency = 0.1
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    try:
+        with pytest.raises(Stopped):
+            make_hook().create_client_secrets(numbered(60), concurrency=2)  # 3 s if left to finish
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    for thread in threading.enumerate():
+        if thread.name.startswith("realtime-mint"):
+            thread.join()
+    assert emulator.request_count < 30, f"{emulator.request_count} of 60 requests were sent"
+
+
 def test_every_item_is_checked_before_the_first_request(
     make_hook: MakeHook, emulator: RealtimeEmulator
 ) -> None:

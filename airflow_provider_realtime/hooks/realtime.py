@@ -473,6 +473,8 @@ class OpenAIRealtimeHook(BaseHook):
         started = time.monotonic()
         workers = min(concurrency, len(requests))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="realtime-mint") as pool:
+            # Should the task be stopped meanwhile (execution_timeout, SIGTERM), map cancels the requests
+            # not yet sent; those in flight finish, their tokens masked, and expire unused.
             results = list(pool.map(mint, requests))
         failed = sum(isinstance(result, RealtimeError) for result in results)
         self.log.info(
