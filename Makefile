@@ -16,8 +16,9 @@ LOCK_DATE_2.11.2 := 2026-04-01
 LOCK_DATE_3.0.6 := 2025-09-20
 LOCK_DATE_3.1.8 := 2026-04-01
 LOCK_DATE_3.2.2 := 2026-06-20
-# The extras each installs: the browser test runs on 2.11 (and on 3.3, whose .venv has the dev extra).
-EXTRAS_2.11.2 := test,browser
+# The extras each installs: the browser test and the distributed run (CeleryExecutor) run on 2.11 too
+# (and on 3.3, whose .venv has the dev extra).
+EXTRAS_2.11.2 := test,browser,distributed
 # What pytest runs on them (MATRIX_TESTS=tests/test_airflow.py for the Airflow-facing part only).
 MATRIX_TESTS ?= tests
 
@@ -84,7 +85,8 @@ lock-date-%:
 	@echo $(LOCK_DATE_$*)
 
 lock-extras-%:
-	@echo $(if $(findstring browser,$(EXTRAS_$*)),selenium)
+	@echo $(if $(findstring browser,$(EXTRAS_$*)),selenium) \
+		$(if $(findstring distributed,$(EXTRAS_$*)),apache-airflow-providers-celery psycopg2-binary asyncpg)
 
 clean:
 	rm -rf $(VENV) .venv-* .demo .mypy_cache .ruff_cache
