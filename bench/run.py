@@ -238,11 +238,14 @@ def supervised_masking(tokens: int, block: int) -> dict[str, Any]:
     sandbox = AirflowSandbox(work / "home", dags)
     sandbox.migrate()
     env = {"AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT": os.environ["AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT"]}
-    conf = json.dumps({"tokens": tokens, "block": block})
     with sandbox.executor():
         start = time.perf_counter()
-        run = sandbox.airflow(
-            "dags", "test", "supervised_mask_probe", "--use-executor", "--conf", conf, env=env, timeout=3600
+        run = sandbox.dags_test(
+            "supervised_mask_probe",
+            env=env,
+            conf={"tokens": tokens, "block": block},
+            use_executor=True,
+            timeout=3600,
         )
         wall = time.perf_counter() - start
     blocks = sandbox.xcoms("supervised_mask_probe", run.run_id).get(("mint_and_log", -1, "return_value"))
@@ -378,11 +381,7 @@ def fleet_under_executor(connection: str, tokens: int, mapped: int) -> dict[str,
     with sandbox.executor():
         for dag_id, count in (("fleet_bulk_probe", tokens), ("fleet_mapped_probe", mapped)):
             start = time.perf_counter()
-            run = sandbox.airflow(
-                *("dags", "test", dag_id, "--use-executor", "--conf", json.dumps({"tokens": count})),
-                env=env,
-                timeout=3600,
-            )
+            run = sandbox.dags_test(dag_id, env=env, conf={"tokens": count}, use_executor=True, timeout=3600)
             wall = time.perf_counter() - start
             states = sandbox.task_states(dag_id, run.run_id or "")
             if run.returncode != 0 or not states or set(states.values()) != {"success"}:

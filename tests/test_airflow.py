@@ -339,12 +339,7 @@ def test_tokens_are_masked_in_the_task_log_files_of_an_executor_run(
     pasted_key = "sk-pasted-" + os.urandom(12).hex()
     env = {**env, PASTED: _connection(shared_emulator, pasted_key + "\n")}
     with sandbox.executor():
-        run = sandbox.airflow("dags", "test", "realtime_leak_probe", "--use-executor", env=env, timeout=120)
-        if run.returncode == TIMED_OUT:  # LocalExecutor's shutdown has been seen to hang once in many runs
-            shared_emulator.reset()
-            run = sandbox.airflow(
-                "dags", "test", "realtime_leak_probe", "--use-executor", env=env, timeout=120
-            )
+        run = sandbox.dags_test("realtime_leak_probe", env=env, use_executor=True)
     assert run.returncode != TIMED_OUT, run.output[-4000:]
     assert run.run_id, run.output[-4000:]
     states = sandbox.task_states("realtime_leak_probe", run.run_id)

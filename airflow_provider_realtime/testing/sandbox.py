@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,29 @@ def _end_group(process: subprocess.Popen[bytes]) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+LINGER_SECONDS = 20  # how long a command may outlive its finished work before it is ended
+
+
+def _wait(process: subprocess.Popen[bytes], timeout: float, settled: Callable[[], int | None] | None) -> int:
+    """The command's exit code; TIMED_OUT past ``timeout``; ``settled()``'s once it has held for a while."""
+    deadline = time.monotonic() + timeout
+    settled_since: float | None = None
+    while True:
+        try:
+            return process.wait(timeout=1 if settled else max(deadline - time.monotonic(), 0))
+        except subprocess.TimeoutExpired:
+            now = time.monotonic()
+            if now >= deadline:
+                return TIMED_OUT
+            outcome = settled() if settled else None
+            if outcome is None:
+                settled_since = None
+            elif settled_since is None:
+                settled_since = now
+            elif now - settled_since >= LINGER_SECONDS:
+                return outcome
 
 
 def _free_port() -> int:
@@ -102,11 +125,22 @@ class AirflowSandbox:
         environ.update(env or {})
         return environ
 
-    def airflow(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> CommandResult:
+    def airflow(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 300,
+        settled: Callable[[], int | None] | None = None,
+    ) -> CommandResult:
         """Run ``airflow ARGS`` with this sandbox's environment.
 
         The command gets a process group of its own, ended afterwards: ``dags test --use-executor`` leaves
         idle LocalExecutor workers behind, which would otherwise live on (and hold a pipe open).
+
+        :param settled: polled while the command runs; once it has returned an exit code for
+            ``LINGER_SECONDS`` in a row (the work is done, as the metadata database says), the command is
+            ended and that code returned. LocalExecutor's shutdown has been seen to hang after its run
+            finished, once in many runs.
         """
         with tempfile.TemporaryFile() as output:
             process = subprocess.Popen(
@@ -117,9 +151,7 @@ class AirflowSandbox:
                 start_new_session=True,
             )
             try:
-                returncode = process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                returncode = TIMED_OUT
+                returncode = _wait(process, timeout, settled)
             finally:
                 _end_group(process)
             output.seek(0)
@@ -233,11 +265,45 @@ class AirflowSandbox:
         *,
         env: dict[str, str] | None = None,
         conf: dict[str, Any] | None = None,
+        use_executor: bool = False,
         timeout: float = 300,
     ) -> CommandResult:
-        """Run a whole DAG once with ``airflow dags test`` (``conf``: the run's configuration, params)."""
+        """Run a whole DAG once with ``airflow dags test`` (``conf``: the run's configuration, params).
+
+        With ``use_executor`` (inside :meth:`executor`) its tasks run in processes of their own that write
+        task log files; once the run has finished in the metadata database, a command that does not exit
+        is then ended (see :meth:`airflow`'s ``settled``).
+        """
         args = ("dags", "test", dag_id) + (("--conf", json.dumps(conf)) if conf is not None else ())
-        return self.airflow(*args, env=env, timeout=timeout)
+        if use_executor:
+            args += ("--use-executor",)
+        newest = self._latest_run_row(dag_id)
+        before = newest[0] if newest else None  # a run this command makes comes after it
+
+        def settled() -> int | None:
+            row = self._latest_run_row(dag_id)
+            if row is None or row[0] == before:
+                return None
+            return {"success": 0, "failed": 1}.get(row[2])
+
+        result = self.airflow(*args, env=env, timeout=timeout, settled=settled if use_executor else None)
+        if result.run_id is None and (row := self._latest_run_row(dag_id)) and row[0] != before:
+            result = CommandResult(result.returncode, result.output, row[1])
+        return result
+
+    def _latest_run_row(self, dag_id: str) -> tuple[int, str, str] | None:
+        """(id, run_id, state) of the newest run of ``dag_id``, or None (also while the database is busy)."""
+        if not self.database.exists():
+            return None
+        try:
+            with contextlib.closing(sqlite3.connect(self.database, timeout=1)) as connection:
+                row = connection.execute(
+                    "SELECT id, run_id, state FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1",
+                    (dag_id,),
+                ).fetchone()
+        except sqlite3.Error:
+            return None
+        return (int(row[0]), str(row[1]), str(row[2])) if row else None
 
     def xcoms(self, dag_id: str, run_id: str | None = None) -> dict[tuple[str, int, str], Any]:
         """XComs of a run (the latest when ``run_id`` is None) keyed by (task_id, map_index, key)."""
