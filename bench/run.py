@@ -188,17 +188,28 @@ def import_cost(runs: int) -> dict[str, float]:
     return {"operator_module_extra_ms": min(costs), "airflow_sdk_ms": min(sdk_costs)}
 
 
-def dags_test_wall(base_url: str, runs: int) -> dict[str, float]:
-    """Wall time of `airflow dags test` for example 1 and for its HttpOperator twin (best of runs)."""
+def probe_sandbox(*dag_files: Path) -> tuple[Path, Any]:
+    """A throwaway Airflow (SQLite, migrated) whose DAGs folder holds ``dag_files``; the caller removes
+    the returned folder."""
     from airflow_provider_realtime.testing.sandbox import AirflowSandbox
 
     work = Path(tempfile.mkdtemp(prefix="realtime-bench-"))
     dags = work / "dags"
     dags.mkdir()
-    shutil.copy(ROOT / "example_dags" / "realtime_mint_one_token.py", dags)
-    shutil.copy(ROOT / "bench" / "dags" / "http_operator_mint.py", dags)
+    for dag_file in dag_files:
+        shutil.copy(dag_file, dags)
     sandbox = AirflowSandbox(work / "home", dags)
     sandbox.migrate()
+    return work, sandbox
+
+
+def dags_test_wall(base_url: str, runs: int) -> dict[str, float]:
+    """Wall time of `airflow dags test` for example 1 and for its HttpOperator twin (best of runs)."""
+
+    work, sandbox = probe_sandbox(
+        ROOT / "example_dags" / "realtime_mint_one_token.py",
+        ROOT / "bench" / "dags" / "http_operator_mint.py",
+    )
     env = {
         key: os.environ[key] for key in ("AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT", "AIRFLOW_CONN_OPENAI_HTTP")
     }
@@ -229,14 +240,8 @@ def supervised_masking(tokens: int, block: int) -> dict[str, Any]:
     token-shaped text.
     """
     from airflow_provider_realtime.masking import TOKEN_SHAPE
-    from airflow_provider_realtime.testing.sandbox import AirflowSandbox
 
-    work = Path(tempfile.mkdtemp(prefix="realtime-bench-masking-"))
-    dags = work / "dags"
-    dags.mkdir()
-    shutil.copy(ROOT / "bench" / "dags" / "supervised_mask_probe.py", dags)
-    sandbox = AirflowSandbox(work / "home", dags)
-    sandbox.migrate()
+    work, sandbox = probe_sandbox(ROOT / "bench" / "dags" / "supervised_mask_probe.py")
     env = {"AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT": os.environ["AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT"]}
     with sandbox.executor():
         start = time.perf_counter()
@@ -368,14 +373,7 @@ def fleet_under_executor(connection: str, tokens: int, mapped: int) -> dict[str,
     how long the tasks took (first start to last end, from the metadata database) and the whole run."""
     import sqlite3
 
-    from airflow_provider_realtime.testing.sandbox import AirflowSandbox
-
-    work = Path(tempfile.mkdtemp(prefix="realtime-bench-fleet-"))
-    dags = work / "dags"
-    dags.mkdir()
-    shutil.copy(ROOT / "bench" / "dags" / "fleet_probe.py", dags)
-    sandbox = AirflowSandbox(work / "home", dags)
-    sandbox.migrate()
+    work, sandbox = probe_sandbox(ROOT / "bench" / "dags" / "fleet_probe.py")
     env = {"AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT": connection}
     measured: dict[str, Any] = {}
     with sandbox.executor():

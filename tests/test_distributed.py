@@ -88,15 +88,14 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
                 triggered = sandbox.airflow("dags", "trigger", dag_id, env=env)
                 assert triggered.returncode == 0, triggered.output[-3000:]
             runs = wait_for_runs(postgres.port, postgres.user, processes)
+        client = redis.client()
         yield {
             "sandbox": sandbox,
             "emulator": emulator,
             "runs": runs,
             "xcoms": read_xcoms(postgres.port, postgres.user, runs),
             "states": read_states(postgres.port, postgres.user, runs),
-            "redis": {
-                desk: (redis.client().get(KEY + desk), redis.client().ttl(KEY + desk)) for desk in DESKS
-            },
+            "redis": {desk: (client.get(KEY + desk), client.ttl(KEY + desk)) for desk in DESKS},
         }
 
 
@@ -161,37 +160,32 @@ def wait_for_runs(
     raise AssertionError(f"the runs did not finish in {RUN_TIMEOUT:.0f} s: {rows}")
 
 
+def of_runs(
+    port: int, user: str, runs: dict[str, tuple[str, str]], columns: str, table: str
+) -> Iterator[Any]:
+    """``(dag_id, *columns)`` of ``table``'s rows that belong to ``runs``."""
+    for dag_id, (run_id, _) in runs.items():
+        sql = f"SELECT {columns} FROM {table} WHERE dag_id = %s AND run_id = %s"  # noqa: S608 - our names
+        for row in query(port, user, sql, dag_id, run_id):
+            yield (dag_id, *row)
+
+
 def read_xcoms(
     port: int, user: str, runs: dict[str, tuple[str, str]]
 ) -> dict[tuple[str, str, int, str], Any]:
     xcoms = {}
-    for dag_id, (run_id, _) in runs.items():
-        rows = query(
-            port,
-            user,
-            'SELECT task_id, map_index, "key", value FROM xcom WHERE dag_id = %s AND run_id = %s',
-            dag_id,
-            run_id,
-        )
-        for task_id, map_index, key, value in rows:
-            if isinstance(value, (bytes, memoryview)):  # Airflow 2 stores JSON as bytes
-                value = json.loads(bytes(value))
-            xcoms[(dag_id, task_id, map_index, key)] = value  # Airflow 3's JSON column comes decoded
+    for dag_id, task_id, map_index, key, value in of_runs(
+        port, user, runs, 'task_id, map_index, "key", value', "xcom"
+    ):
+        if isinstance(value, (bytes, memoryview)):  # Airflow 2 stores JSON as bytes
+            value = json.loads(bytes(value))
+        xcoms[(dag_id, task_id, map_index, key)] = value  # Airflow 3's JSON column comes decoded
     return xcoms
 
 
 def read_states(port: int, user: str, runs: dict[str, tuple[str, str]]) -> dict[tuple[str, str, int], str]:
-    states = {}
-    for dag_id, (run_id, _) in runs.items():
-        rows = query(
-            port,
-            user,
-            "SELECT task_id, map_index, state FROM task_instance WHERE dag_id = %s AND run_id = %s",
-            dag_id,
-            run_id,
-        )
-        states.update({(dag_id, task_id, map_index): state for task_id, map_index, state in rows})
-    return states
+    rows = of_runs(port, user, runs, "task_id, map_index, state", "task_instance")
+    return {(dag_id, task_id, map_index): state for dag_id, task_id, map_index, state in rows}
 
 
 def test_both_dags_succeed_under_celery(deployment: dict[str, Any]) -> None:

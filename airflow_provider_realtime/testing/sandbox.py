@@ -68,7 +68,8 @@ def _wait(process: subprocess.Popen[bytes], timeout: float, settled: Callable[[]
                 return outcome
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (for a server a test starts)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -169,7 +170,7 @@ class AirflowSandbox:
         log files, as in production. Yields the server's base URL; commands run meanwhile are pointed at
         it. ``env`` is added to the server's environment.
         """
-        port = port or _free_port()
+        port = port or free_port()
         url = f"http://127.0.0.1:{port}"
         self._server_env = {"AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/"}
         try:
@@ -194,7 +195,7 @@ class AirflowSandbox:
                 yield url
             return
         (self.home / "webserver_config.py").write_text('AUTH_ROLE_PUBLIC = "Admin"\n')
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
         args = ("webserver", "--hostname", "127.0.0.1", "--port", str(port), "--workers", "1")
         with self._serve(args, f"{url}/health", timeout, env):
