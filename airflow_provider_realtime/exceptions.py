@@ -129,6 +129,17 @@ class RealtimeRedirectError(RealtimeError):
     )
 
 
+class RealtimeStoppedError(RealtimeError):
+    """An item of a batch that was not sent, or not retried, because the batch stopped: the task was
+    stopped (execution_timeout, SIGTERM, Ctrl-C), or the server asked for a wait longer than
+    ``retry_after_max``. No token was minted for it, except by a request already in flight."""
+
+    hint = (
+        "Run the task again once the cause is gone (a long rate-limit wait: raise retry_after_max, or let "
+        "Airflow's task retries with a retry_delay wait it out)."
+    )
+
+
 class RealtimeBatchError(RealtimeError):
     """Some items of a batch failed after their retries; the others were minted (and pushed to XCom).
 

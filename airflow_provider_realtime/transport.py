@@ -38,6 +38,11 @@ import urllib3.connectionpool
 import urllib3.exceptions
 
 MAX_ANSWER_BYTES: Final = 2 * 1024 * 1024  # a client-secret answer is a few KiB; /models tens of KiB
+# The most bytes read from the socket for one answer, whatever its framing: the body's cap, plus room for
+# http.client's own header limits (100 lines of 64 KiB) and chunk framing. A chunk size of -1 makes
+# http.client read to the end of the stream in one call; this bound holds there too.
+MAX_WIRE_BYTES: Final = 4 * MAX_ANSWER_BYTES + 8 * 1024 * 1024
+MAX_INFORMATIONAL_ANSWERS: Final = 16  # 1xx answers skipped before the final one (RFC 9110 15.2)
 MAX_JSON_DEPTH: Final = 64
 ACCEPT_ENCODING: Final = "gzip, deflate"  # what we can inflate with a bound (not br or zstd)
 _CHUNK: Final = 64 * 1024
@@ -46,22 +51,31 @@ _attempt = threading.local()  # the deadline of the request the current thread i
 
 
 class ExchangeError(Exception):
-    """The exchange failed. ``status`` is None when no answer's headers arrived.
+    """The exchange failed.
 
     :param reason: what happened, with no request or answer data in it.
     :param timed_out: the timeouts or the deadline ran out (rather than the connection failing).
     :param status: the answer's status when its headers had arrived (the body then failed).
     :param request_id: the answer's ``x-request-id``, when its headers had arrived.
+    :param answered: the server answered (a status line arrived), so it may have acted on the request:
+        such a failure is never retried. True whenever ``status`` is known.
     """
 
     def __init__(
-        self, reason: str, *, timed_out: bool, status: int | None = None, request_id: str | None = None
+        self,
+        reason: str,
+        *,
+        timed_out: bool,
+        status: int | None = None,
+        request_id: str | None = None,
+        answered: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.timed_out = timed_out
         self.status = status
         self.request_id = request_id
+        self.answered = answered or status is not None
 
 
 @dataclass(frozen=True)
@@ -100,6 +114,7 @@ class _DeadlineReader(io.RawIOBase):
         self._io = sock.makefile("rb", buffering=0)
         self._deadline = deadline
         self._read_timeout = sock.gettimeout()
+        self._budget = MAX_WIRE_BYTES
 
     def readable(self) -> bool:
         return True
@@ -111,11 +126,20 @@ class _DeadlineReader(io.RawIOBase):
                 raise TimeoutError("the answer's deadline passed")
             timeout = remaining if self._read_timeout is None else min(self._read_timeout, remaining)
             self._sock.settimeout(timeout)
-        return self._io.readinto(buffer)
+        if self._budget <= 0:
+            raise AnswerTooLargeError(f"the answer is larger than {_mib(MAX_WIRE_BYTES)} on the wire")
+        with memoryview(buffer) as view:
+            count = self._io.readinto(view[: self._budget])
+        self._budget -= count or 0
+        return count
 
     def close(self) -> None:
         self._io.close()
         super().close()
+
+
+class AnswerTooLargeError(OSError):
+    """More bytes arrived for one answer than ``MAX_WIRE_BYTES``, whatever its framing."""
 
 
 class _DeadlineSocket:
@@ -129,8 +153,35 @@ class _DeadlineSocket:
 
 
 class _DeadlineResponse(http.client.HTTPResponse):
+    """``http.client``'s answer, read under the deadline, with informational (1xx) answers skipped.
+
+    ``http.client`` skips only ``100 Continue``; any other 1xx (``103 Early Hints``, sent by CDNs and
+    proxies) would be taken as the final answer, and the real one left in the kept-alive socket for the
+    next request to read. RFC 9110 has clients skip them all; ``_read_status`` (the one method of
+    ``http.client`` overridden here, present from Python 3.0 to 3.13) is where the status line is read.
+    """
+
     def __init__(self, sock: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(_DeadlineSocket(sock), *args, **kwargs)  # type: ignore[arg-type]
+
+    def _read_status(self) -> tuple[str, int, str]:
+        for _ in range(MAX_INFORMATIONAL_ANSWERS):
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if not 100 <= status < 200 or status == 101:
+                return version, status, reason
+            _skip_header_block(self.fp)
+        raise http.client.HTTPException(f"more than {MAX_INFORMATIONAL_ANSWERS} informational answers")
+
+
+def _skip_header_block(stream: Any) -> None:
+    """Read an informational answer's header lines up to the blank line that ends them."""
+    for _ in range(101):
+        line = stream.readline(65537)
+        if len(line) > 65536:
+            raise http.client.LineTooLong("header line")
+        if line in (b"\r\n", b"\n", b""):
+            return
+    raise http.client.HTTPException("got more than 100 headers")
 
 
 class _HTTPConnection(urllib3.connection.HTTPConnection):
@@ -273,6 +324,9 @@ def exchange(
         except requests.exceptions.Timeout as error:
             raise ExchangeError(_timeout_reason(error, deadline, deadline_seconds), timed_out=True) from None
         except _TRANSPORT_ERRORS as error:
+            unreadable = _unreadable_answer(error)
+            if unreadable is not None:
+                raise ExchangeError(unreadable, timed_out=False, answered=True) from None
             raise ExchangeError(f"Connection failed ({_inner_name(error)})", timed_out=False) from None
         return _read_answer(response, deadline, deadline_seconds)
     finally:
@@ -286,6 +340,26 @@ _TRANSPORT_ERRORS: Final = (
     OSError,
     UnicodeError,
 )
+
+
+def _unreadable_answer(error: BaseException) -> str | None:
+    """Why an answer that did arrive could not be read (its headers exceed http.client's limits, or it
+    is too large), or None when the failure came before any answer."""
+    seen: set[int] = set()
+    pending: list[Any] = [error]
+    while pending:
+        item = pending.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, AnswerTooLargeError):
+            return f"The answer is larger than {_mib(MAX_WIRE_BYTES)}"
+        if isinstance(item, http.client.LineTooLong) or (
+            type(item) is http.client.HTTPException and "header" in str(item)
+        ):
+            return "The answer's headers exceed http.client's limits (100 lines of at most 64 KiB)"
+        pending.extend([item.__cause__, item.__context__, getattr(item, "reason", None), *item.args])
+    return None
 
 
 class _BodyProblem(Exception):
@@ -316,7 +390,9 @@ def _read_answer(response: requests.Response, deadline: float, deadline_seconds:
 def _read_capped(response: requests.Response, deadline: float, deadline_seconds: float) -> bytes:
     """Read the body from the wire (at most ``MAX_ANSWER_BYTES``), then inflate it (to as much)."""
     declared_text = response.headers.get("Content-Length", "").strip()
-    declared = int(declared_text) if declared_text.isdigit() and len(declared_text) < 19 else None
+    # isascii: str.isdigit() also accepts digits int() refuses ("²")
+    digits = declared_text.isascii() and declared_text.isdigit() and len(declared_text) < 19
+    declared = int(declared_text) if digits else None
     if declared is not None and declared > MAX_ANSWER_BYTES:
         raise _BodyProblem(f"The answer's body is larger than {_mib(MAX_ANSWER_BYTES)} (Content-Length)")
     chunks: list[bytes] = []
@@ -336,6 +412,8 @@ def _read_capped(response: requests.Response, deadline: float, deadline_seconds:
             timed_out=True,
         ) from None
     except _TRANSPORT_ERRORS as error:
+        if _unreadable_answer(error) is not None:
+            raise _BodyProblem(f"The answer's body is larger than {_mib(MAX_ANSWER_BYTES)}") from None
         raise _BodyProblem(f"The answer's body broke off ({_inner_name(error)})") from None
     if declared is not None and size < declared:
         raise _BodyProblem("The answer's body broke off (shorter than its Content-Length)")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import json
 import socket
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
 
@@ -24,6 +26,8 @@ class HostileServer:
     def __init__(self, behaviour: Behaviour) -> None:
         self.behaviour = behaviour
         self.requests: list[Seen] = []
+        self.arrivals: list[float] = []  # time.monotonic() at each request's arrival
+        self.connections = 0
         self.stopped = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.05)
@@ -62,6 +66,7 @@ class HostileServer:
             except OSError:
                 return
             self._clients.append(client)
+            self.connections += 1
             thread = threading.Thread(target=self._serve, args=(client,), daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -70,13 +75,20 @@ class HostileServer:
         with client:
             client.settimeout(5)
             try:
-                seen = _read_request(client)
+                seen = self.next_request(client)
                 if seen is None:
                     return
-                self.requests.append(seen)
                 self.behaviour(self, client, seen)
             except OSError:
                 return
+
+    def next_request(self, client: socket.socket) -> Seen | None:
+        """Read the next request on ``client`` and record it (None when the client closed)."""
+        seen = _read_request(client)
+        if seen is not None:
+            self.arrivals.append(time.monotonic())
+            self.requests.append(seen)
+        return seen
 
 
 def _read_request(client: socket.socket) -> Seen | None:
@@ -102,8 +114,16 @@ def _read_request(client: socket.socket) -> Seen | None:
     return Seen(method, path, headers, body)
 
 
-def head(status: int, headers: dict[str, str] | None = None, *, length: int | None = None) -> bytes:
-    lines = [f"HTTP/1.1 {status} Hostile", "Connection: close", "x-request-id: req_hostile"]
+def head(
+    status: int,
+    headers: dict[str, str] | None = None,
+    *,
+    length: int | None = None,
+    keep_alive: bool = False,
+) -> bytes:
+    lines = [f"HTTP/1.1 {status} Hostile", "x-request-id: req_hostile"]
+    if not keep_alive:
+        lines.insert(1, "Connection: close")
     if length is not None:
         lines.append(f"Content-Length: {length}")
     lines.extend(f"{name}: {value}" for name, value in (headers or {}).items())
@@ -117,6 +137,32 @@ def answer(status: int, body: bytes = b"", headers: dict[str, str] | None = None
         client.sendall(head(status, headers, length=len(body)) + body)
 
     return behave
+
+
+def keep_alive(respond: Callable[[Seen], bytes]) -> Behaviour:
+    """Answer every request on the same connection with ``respond(request)``, as long as the client
+    keeps the connection open."""
+
+    def behave(server: HostileServer, client: socket.socket, seen: Seen | None) -> None:
+        while seen is not None and not server.stopped.is_set():
+            client.sendall(respond(seen))
+            seen = server.next_request(client)
+
+    return behave
+
+
+def token_for(seen: Seen) -> str:
+    """The token a scripted server mints for a request: derived from the request's prompt, so a test
+    can tell which request's answer each item got."""
+    import hashlib
+
+    return "ek_" + hashlib.sha256(seen.body).hexdigest()[:32]
+
+
+def minted(seen: Seen, *, keep_alive: bool = False, headers: dict[str, str] | None = None) -> bytes:
+    """A whole 200 answer holding :func:`token_for` the request."""
+    body = json.dumps({"value": token_for(seen), "expires_at": 2_000_000_000, "session": {}}).encode()
+    return head(200, headers, length=len(body), keep_alive=keep_alive) + body
 
 
 def trickle(prefix: bytes, drip: bytes, interval: float = 0.1) -> Behaviour:
@@ -187,3 +233,12 @@ def gzipped(data: bytes) -> bytes:
 def serving(behaviour: Behaviour) -> Iterator[HostileServer]:
     with HostileServer(behaviour) as server:
         yield server
+
+
+def minted_behaviour() -> Behaviour:
+    """Mint each request's own token (:func:`minted`), one request per connection."""
+
+    def behave(server: HostileServer, client: socket.socket, seen: Seen) -> None:
+        client.sendall(minted(seen))
+
+    return behave

@@ -11,7 +11,7 @@ from operator_runs import RecordingTaskInstance, run
 
 from airflow_provider_realtime.exceptions import RealtimeError, RealtimeInvalidRequestError
 from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook, RealtimeResponse
-from airflow_provider_realtime.retry import SharedPause
+from airflow_provider_realtime.retry import BatchGate
 from airflow_provider_realtime.testing import RealtimeEmulator
 from airflow_provider_realtime.testing.emulator import Fault
 
@@ -228,7 +228,7 @@ class FakeClock:
 
 def test_a_shared_pause_keeps_the_longest_wait_asked() -> None:
     clock = FakeClock()
-    pause = SharedPause(clock=clock, sleep=clock.sleep)
+    pause = BatchGate(clock=clock, sleep=clock.sleep)
 
     assert pause.wait() == 0.0
     pause.hold(2.0)
@@ -255,7 +255,11 @@ def test_count_mints_that_many_alike(realtime_connection: RealtimeEmulator) -> N
 
     assert len(results) == 25 and len({r["client_secret"] for r in results}) == 25
     assert sorted(r["client_secret"] for r in results) == sorted(realtime_connection.minted_tokens)
-    assert {r["input_audio_transcription"]["model"] for r in results} == {"gpt-4o-mini-transcribe"}
+    # What every item shares is pushed once; each item keeps its own token's keys.
+    assert ti.pushed["shared"]["input_audio_transcription"]["model"] == "gpt-4o-mini-transcribe"
+    assert {frozenset(r) for r in results} == {
+        frozenset({"client_secret", "client_secret_expires_at", "session_id", "session_expires_at"})
+    }
     assert ti.pushed["failures"] == []
     assert ti.pushed["config"]["count"] == 25 and ti.pushed["config"]["session"] == session
     assert "ek_" not in json.dumps(ti.pushed["config"])
@@ -269,10 +273,11 @@ def test_a_list_of_sessions_mints_one_each_in_order(realtime_connection: Realtim
     sessions = [
         {"model": "gpt-realtime-translate", "audio": {"output": {"language": lang}}} for lang in languages
     ]
-    results, _ = run(CreateTranslationSessionOperator(task_id="fleet", session=sessions))
+    results, ti = run(CreateTranslationSessionOperator(task_id="fleet", session=sessions))
 
-    assert [r["output_language"] for r in results] == languages
-    assert all(r["session_type"] == "translation" for r in results)
+    assert [r["output_language"] for r in results] == languages  # differs per item: kept in each
+    assert ti.pushed["shared"]["session_type"] == "translation"
+    assert all("session_type" not in r for r in results)
 
 
 def test_raw_results_and_tokens_left_out(realtime_connection: RealtimeEmulator) -> None:

@@ -167,12 +167,12 @@ def test_uri_form_extras_arrive_as_text_and_still_work(
     host = emulator.base_url.replace("http://", "")
     monkeypatch.setenv(
         "AIRFLOW_CONN_REALTIME_URI",
-        f"openai-realtime://:{emulator.api_key}@{host.split('/')[0]}/?timeout=7&max_retries=1",
+        f"openai-realtime://:{emulator.api_key}@{host}?timeout=7&max_retries=1",
     )
     hook = OpenAIRealtimeHook(conn_id="realtime_uri")
     assert hook.settings.timeout == (5.0, 7.0)
     assert hook.settings.retry.max_retries == 1
-    assert hook.base_url == f"https://{host.split('/')[0]}"
+    assert hook.base_url == f"https://{host}"  # the URI's path arrives as the connection's schema
 
 
 def test_bad_settings_fail_before_any_request(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:

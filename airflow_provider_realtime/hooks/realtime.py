@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import urllib.parse
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -29,12 +29,13 @@ from airflow_provider_realtime.exceptions import (
     RealtimeRateLimitError,
     RealtimeRedirectError,
     RealtimeServerError,
+    RealtimeStoppedError,
     RealtimeTimeoutError,
 )
 from airflow_provider_realtime.masking import scrub, scrub_json
 from airflow_provider_realtime.retry import (
+    BatchGate,
     RetryPolicy,
-    SharedPause,
     is_retryable_status,
     server_requested_wait,
     wait_before_retry,
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
 Timeout = float | tuple[float, float]
 
 DEFAULT_CONCURRENCY = 16  # requests in flight at once when minting in bulk
+# When a batch is stopped, how long the requests already in flight may take to bring their tokens back.
+STOP_GRACE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,7 @@ class OpenAIRealtimeHook(BaseHook):
         self.conn_id = conn_id
         self.max_retries = max_retries
         self.timeout = timeout
+        self._batches: set[_Batch] = set()  # those minting now, for stop()
 
     # ----------------------------------------------------------------------------------------------
     # Connection
@@ -210,7 +214,7 @@ class OpenAIRealtimeHook(BaseHook):
             backoff_max=float(extras.get("backoff_max", EXTRAS_BY_NAME["backoff_max"].default)),
             retry_after_max=float(extras.get("retry_after_max", EXTRAS_BY_NAME["retry_after_max"].default)),
         )
-        base_url = _base_url(conn.host, conn.port, name)
+        base_url = _base_url(conn.host, conn.port, conn.schema, name)
         from airflow_provider_realtime.transport import environment_transport
 
         proxies, verify = environment_transport(base_url)
@@ -359,6 +363,7 @@ class OpenAIRealtimeHook(BaseHook):
         expires_after_seconds: int | None = None,
         raise_for_status: bool = True,
         require_client_secret: bool = True,
+        on_result: Callable[[int, RealtimeResponse | RealtimeError], None] | None = None,
     ) -> list[RealtimeResponse | RealtimeError]:
         """Mint one transcription client secret per item of ``sessions``, ``concurrency`` at a time.
 
@@ -367,6 +372,7 @@ class OpenAIRealtimeHook(BaseHook):
         :param concurrency: requests in flight at once, 1..64 (``transport.POOL_SIZE``), each on a
             kept-alive connection.
         The other parameters are :meth:`create_client_secret`'s.
+        :param on_result: called with ``(index, result)`` as each item ends (see :meth:`create_many`).
         :returns: in the order of ``sessions``, each item's :class:`RealtimeResponse`, or the
             :class:`RealtimeError` that ended it after its retries: one failure loses no other token.
         :raises ValueError: for bad settings of any item (``sessions[3].…``), before anything is sent.
@@ -379,6 +385,7 @@ class OpenAIRealtimeHook(BaseHook):
             expires_after_seconds=expires_after_seconds,
             raise_for_status=raise_for_status,
             require_client_secret=require_client_secret,
+            on_result=on_result,
         )
 
     def create_realtime_client_secrets(
@@ -389,6 +396,7 @@ class OpenAIRealtimeHook(BaseHook):
         expires_after_seconds: int | None = None,
         raise_for_status: bool = True,
         require_client_secret: bool = True,
+        on_result: Callable[[int, RealtimeResponse | RealtimeError], None] | None = None,
     ) -> list[RealtimeResponse | RealtimeError]:
         """:meth:`create_client_secrets` for realtime (voice agent) sessions."""
         return self.create_many(
@@ -398,6 +406,7 @@ class OpenAIRealtimeHook(BaseHook):
             expires_after_seconds=expires_after_seconds,
             raise_for_status=raise_for_status,
             require_client_secret=require_client_secret,
+            on_result=on_result,
         )
 
     def create_translation_client_secrets(
@@ -408,6 +417,7 @@ class OpenAIRealtimeHook(BaseHook):
         expires_after_seconds: int | None = None,
         raise_for_status: bool = True,
         require_client_secret: bool = True,
+        on_result: Callable[[int, RealtimeResponse | RealtimeError], None] | None = None,
     ) -> list[RealtimeResponse | RealtimeError]:
         """:meth:`create_client_secrets` for live translation sessions."""
         return self.create_many(
@@ -417,6 +427,7 @@ class OpenAIRealtimeHook(BaseHook):
             expires_after_seconds=expires_after_seconds,
             raise_for_status=raise_for_status,
             require_client_secret=require_client_secret,
+            on_result=on_result,
         )
 
     def create_many(
@@ -429,12 +440,23 @@ class OpenAIRealtimeHook(BaseHook):
         expires_after_seconds: int | None = None,
         raise_for_status: bool = True,
         require_client_secret: bool = True,
+        on_result: Callable[[int, RealtimeResponse | RealtimeError], None] | None = None,
     ) -> list[RealtimeResponse | RealtimeError]:
         """Mint a client secret of ``kind`` per item of ``sessions``: the bulk path of every
         ``create_*_client_secrets`` method and of the operators' ``count``.
 
         Every item is checked, and the connection read, before the first request. Requests share the
-        process's kept-alive connections; a server's requested wait (429 ``retry-after``) pauses them all.
+        process's kept-alive connections; a server's requested wait (429 ``retry-after``) pauses them all,
+        and a wait longer than ``retry_after_max`` stops the batch (the items not sent end as
+        :class:`RealtimeStoppedError`). Whatever one answer does, it ends as that item's
+        :class:`RealtimeError`.
+
+        :param on_result: called in the calling thread with ``(index, result)`` as each item ends, so
+            tokens are in hand even if the batch is stopped before it ends.
+
+        When the calling thread is interrupted (Airflow's execution_timeout, SIGTERM, Ctrl-C), no request
+        starts after that, every wait ends, the requests in flight get ``STOP_GRACE_SECONDS`` to bring
+        their tokens back (to ``on_result``), and the interruption is raised again.
         """
         if isinstance(sessions, (str, bytes, Mapping)) or not isinstance(sessions, Sequence):
             raise ValueError(f"sessions must be a list of session settings, got {type(sessions).__name__}")
@@ -453,40 +475,37 @@ class OpenAIRealtimeHook(BaseHook):
         if not requests:
             return []
         self.settings  # noqa: B018 - read and check the connection once, before any thread starts
-        pause = SharedPause()
-
-        def mint(request: kinds.PreparedRequest) -> RealtimeResponse | RealtimeError:
-            try:
-                response = self._post(
-                    request.endpoint,
-                    request.body,
-                    raise_for_status=raise_for_status,
-                    require_client_secret=require_client_secret,
-                    pause=pause,
-                )
-            except RealtimeError as error:
-                return error
-            return dataclasses.replace(response, request=request)
-
-        from concurrent.futures import ThreadPoolExecutor
-
         started = time.monotonic()
+        batch = _Batch(self, requests, raise_for_status, require_client_secret)
         workers = min(concurrency, len(requests))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="realtime-mint") as pool:
-            # Should the task be stopped meanwhile (execution_timeout, SIGTERM), map cancels the requests
-            # not yet sent; those in flight finish, their tokens masked, and expire unused.
-            results = list(pool.map(mint, requests))
-        failed = sum(isinstance(result, RealtimeError) for result in results)
+        self._batches.add(batch)
+        batch.start(workers)
+        try:
+            batch.collect(on_result, until=None)
+        except BaseException:
+            batch.gate.stop("the task was stopped")
+            batch.collect(on_result, until=time.monotonic() + STOP_GRACE_SECONDS)
+            self.log.warning("Batch stopped: %s", batch.tally())
+            raise
+        finally:
+            self._batches.discard(batch)
         self.log.info(
-            "Minted %d of %d %s client secrets in %.2f s (%d in flight at most); %d failed",
-            len(results) - failed,
-            len(results),
-            kind,
+            "%s client secrets in %.2f s (%d in flight at most): %s",
+            kind.capitalize(),
             time.monotonic() - started,
             workers,
-            failed,
+            batch.tally(),
         )
-        return results
+        return batch.results()
+
+    def stop(self, reason: str = "the task was stopped") -> None:
+        """Stop the batches this hook is minting: no request starts any more, and every wait ends.
+
+        For an operator's ``on_kill`` (Airflow calls it on SIGTERM, from the thread that runs the batch):
+        each batch then ends with its unsent items as :class:`RealtimeStoppedError`.
+        """
+        for batch in list(self._batches):
+            batch.gate.stop(reason)
 
     def post(
         self,
@@ -499,7 +518,10 @@ class OpenAIRealtimeHook(BaseHook):
         """POST an already-built ``body`` to ``endpoint`` and mask the minted token before anything logs.
 
         See :meth:`create_client_secret` for the parameters.
+
+        :raises ValueError: ``body`` is not a JSON object (before anything is sent).
         """
+        _check_json_body(body)
         return self._post(
             endpoint, body, raise_for_status=raise_for_status, require_client_secret=require_client_secret
         )
@@ -511,7 +533,7 @@ class OpenAIRealtimeHook(BaseHook):
         *,
         raise_for_status: bool,
         require_client_secret: bool,
-        pause: SharedPause | None = None,
+        gate: BatchGate | None = None,
     ) -> RealtimeResponse:
         if endpoint not in contract.ENDPOINT_PATHS:
             raise ValueError(
@@ -520,7 +542,7 @@ class OpenAIRealtimeHook(BaseHook):
         path = contract.ENDPOINT_PATHS[endpoint]
         contract.check_flag(raise_for_status, "raise_for_status")
         contract.check_flag(require_client_secret, "require_client_secret")
-        response = self._request("POST", path, body, pause=pause)
+        response = self._request("POST", path, body, gate=gate)
         if response.status >= 400:
             if raise_for_status:
                 raise _api_error(response)
@@ -558,65 +580,58 @@ class OpenAIRealtimeHook(BaseHook):
         body: dict[str, Any] | None,
         *,
         retry: bool = True,
-        pause: SharedPause | None = None,
+        gate: BatchGate | None = None,
     ) -> RealtimeResponse:
         """Send one request with retries; return the final answer or raise a transport error.
 
         Retried: no answer (connection failure, timeout before the headers) and retryable statuses.
-        Never retried: a 2xx whose body broke off, stalled or cannot be used (a token may exist), and
-        redirects (credentials go to the base URL only). With a ``pause`` (one batch's), every attempt
-        first waits out a pause a server asked any request of the batch for.
+        Never retried: an answer whose body or headers broke off, stalled or cannot be used (a token may
+        exist), and redirects (credentials go to the base URL only). With a batch's ``gate``, every
+        attempt first waits out a pause a server asked any request of the batch for, and none starts
+        once the batch is stopped.
         """
-        from airflow_provider_realtime.transport import ExchangeError, exchange
-
         settings = self.settings
         url = settings.base_url + path
         label = f"{method} {url}"
-        http = self.get_conn()
         policy = settings.retry
         max_attempts = policy.max_retries + 1 if retry else 1
         attempt = 0
+        outcome = "not sent"
         while True:
             attempt += 1
-            failure: RealtimeError | None = None
-            response: RealtimeResponse | None = None
-            retry_headers: Mapping[str, str] = {}
-            if pause is not None:
-                pause.wait()
-            try:
-                answer = exchange(
-                    http,
-                    method,
-                    url,
-                    body=body,
-                    headers=settings.headers,
-                    timeout=settings.timeout,
-                    deadline_seconds=settings.deadline,
-                    proxies=settings.proxies,
-                    verify=settings.verify,
-                )
-            except ExchangeError as error:
-                failure = _exchange_failure(error, label, attempt, settings)
-                if error.status is not None:
-                    raise failure from None  # the server answered 2xx, then its body failed: no retry
-            else:
-                if 300 <= answer.status < 400:
-                    raise _redirect_error(answer, label, attempt)
-                response = _response(answer, label, attempt, settings.secrets)
-                if answer.status < 400 or not is_retryable_status(answer.status, answer.headers):
-                    return response
-                retry_headers = answer.headers
+            if gate is not None:
+                gate.wait()
+                if gate.stopped:
+                    raise RealtimeStoppedError(
+                        f"{outcome.capitalize()}, and not sent again: {gate.stop_reason}"
+                        if attempt > 1
+                        else f"Not sent: {gate.stop_reason}",
+                        endpoint=label,
+                        attempts=attempt - 1,
+                    )
+            response, failure, retry_headers = self._attempt(method, url, body, attempt)
+            if response is not None and (
+                response.status < 400 or not is_retryable_status(response.status, retry_headers)
+            ):
+                return response
+            outcome = failure.summary if failure else f"status {response.status if response else '?'}"
             wait = wait_before_retry(attempt, retry_headers, policy) if attempt < max_attempts else None
-            if wait is not None and pause is not None and server_requested_wait(retry_headers):
-                pause.hold(wait)  # the server asked: the whole batch waits, not only this request
-            what = failure.summary if failure else f"status {response.status if response else '?'}"
+            requested = server_requested_wait(retry_headers)
+            if gate is not None and requested is not None:
+                if wait is not None:
+                    gate.hold(wait)  # the server asked: the whole batch waits, not only this request
+                elif attempt < max_attempts:
+                    gate.stop(
+                        f"the server asked for a wait of {requested:g} s, longer than retry_after_max "
+                        f"({policy.retry_after_max:g} s)"
+                    )
             if wait is None:
                 if attempt < max_attempts:
                     self.log.warning(
                         "%s: %s, and the server asks for a longer wait than retry_after_max (%s s); "
                         "not retrying",
                         label,
-                        what,
+                        outcome,
                         policy.retry_after_max,
                     )
                 if failure is not None:
@@ -629,10 +644,142 @@ class OpenAIRealtimeHook(BaseHook):
                 label,
                 attempt,
                 max_attempts,
-                what,
+                outcome,
                 wait,
             )
-            time.sleep(wait)
+            if gate is None:
+                time.sleep(wait)
+            else:
+                gate.sleep(wait)
+
+    def _attempt(
+        self, method: str, url: str, body: dict[str, Any] | None, attempt: int
+    ) -> tuple[RealtimeResponse | None, RealtimeError | None, Mapping[str, str]]:
+        """One exchange: ``(answer, None, its headers)``, or ``(None, failure, {})`` for a retryable
+        failure; raises for what must not be retried (a redirect, an answer that broke off)."""
+        from airflow_provider_realtime.transport import ExchangeError, exchange
+
+        settings = self.settings
+        label = f"{method} {url}"
+        try:
+            answer = exchange(
+                self.get_conn(),
+                method,
+                url,
+                body=body,
+                headers=settings.headers,
+                timeout=settings.timeout,
+                deadline_seconds=settings.deadline,
+                proxies=settings.proxies,
+                verify=settings.verify,
+            )
+        except ExchangeError as error:
+            failure = _exchange_failure(error, label, attempt, settings)
+            if error.answered:
+                raise failure from None  # the server answered, then its answer failed: no retry
+            return None, failure, {}
+        if 300 <= answer.status < 400:
+            raise _redirect_error(answer, label, attempt)
+        return _response(answer, label, attempt, settings.secrets), None, answer.headers
+
+
+class _Batch:
+    """One bulk mint: worker threads take the next item, mint it, and hand its result to the caller's
+    thread, which alone calls back and may be interrupted.
+
+    Workers are daemon threads, not a ``ThreadPoolExecutor``: an executor's threads are joined at
+    interpreter exit, so a request in flight would hold up a stopped task's end.
+    """
+
+    def __init__(
+        self,
+        hook: OpenAIRealtimeHook,
+        requests: list[kinds.PreparedRequest],
+        raise_for_status: bool,
+        require_client_secret: bool,
+    ) -> None:
+        import itertools
+        import queue
+
+        self.hook = hook
+        self.requests = requests
+        self.raise_for_status = raise_for_status
+        self.require_client_secret = require_client_secret
+        self.gate = BatchGate()
+        self._results: list[RealtimeResponse | RealtimeError | None] = [None] * len(requests)
+        self._next = itertools.count()  # next() on it is atomic: each item is taken by one worker
+        self._finished: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._collected = 0
+
+    def start(self, workers: int) -> None:
+        import threading
+
+        for number in range(workers):
+            threading.Thread(target=self._work, name=f"realtime-mint-{number}", daemon=True).start()
+
+    def _work(self) -> None:
+        while (index := next(self._next)) < len(self.requests):
+            self._results[index] = self._mint(self.requests[index])
+            self._finished.put(index)
+
+    def _mint(self, request: kinds.PreparedRequest) -> RealtimeResponse | RealtimeError:
+        try:
+            response = self.hook._post(
+                request.endpoint,
+                request.body,
+                raise_for_status=self.raise_for_status,
+                require_client_secret=self.require_client_secret,
+                gate=self.gate,
+            )
+        except RealtimeError as error:
+            return error
+        except Exception as error:  # whatever one answer does, it ends as this item's error
+            label = f"POST {self.hook.base_url}{contract.ENDPOINT_PATHS[request.endpoint]}"
+            return RealtimeMalformedResponseError(
+                f"The answer could not be used ({type(error).__name__}); not retried: the server may "
+                "have minted a token",
+                endpoint=label,
+            )
+        return dataclasses.replace(response, request=request)
+
+    def collect(
+        self,
+        on_result: Callable[[int, RealtimeResponse | RealtimeError], None] | None,
+        *,
+        until: float | None,
+    ) -> None:
+        """Hand each finished item to ``on_result`` until every item has ended (or ``until`` passes)."""
+        import queue
+
+        while self._collected < len(self.requests):
+            timeout = None if until is None else until - time.monotonic()
+            if timeout is not None and timeout <= 0:
+                return
+            try:
+                index = self._finished.get(timeout=timeout)
+            except queue.Empty:
+                return
+            self._collected += 1
+            result = self._results[index]
+            if on_result is not None and result is not None:
+                on_result(index, result)
+
+    def results(self) -> list[RealtimeResponse | RealtimeError]:
+        return [result for result in self._results if result is not None]
+
+    def tally(self) -> str:
+        """How the items ended so far, e.g. ``3 minted, 1 failed, 6 not sent, 2 in flight``."""
+        ended = [result for result in self._results if result is not None]
+        minted = sum(isinstance(result, RealtimeResponse) for result in ended)
+        not_sent = sum(isinstance(result, RealtimeStoppedError) and result.attempts == 0 for result in ended)
+        failed = len(ended) - minted - not_sent
+        text = f"{minted} minted, {failed} failed, {not_sent} not sent"
+        in_flight = len(self.requests) - len(ended)
+        if in_flight:
+            text += f", {in_flight} in flight (a token they mint expires unused)"
+        if self.gate.stop_reason:
+            text += f"; stopped: {self.gate.stop_reason}"
+        return text
 
 
 # --------------------------------------------------------------------------------------------------
@@ -653,35 +800,63 @@ def _check_header_value(value: Any, what: str) -> None:
         raise ValueError(f"{what} holds spaces, control or non-ASCII characters; store it without them")
 
 
-def _base_url(host: str | None, port: int | None, name: str) -> str:
-    """Build and check the base URL from the connection's host (a full URL, or a bare host name) and port."""
+def _check_json_body(body: Any) -> None:
+    """Refuse a body that is not a JSON object, naming why, before anything is sent."""
+    import json
+
+    if not isinstance(body, dict):
+        raise ValueError(f"body must be a JSON object (a dict), got {type(body).__name__}")
+    try:
+        json.dumps(body, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as error:
+        raise ValueError(f"body is not JSON: {error}") from None
+
+
+def _base_url(host: str | None, port: int | None, schema: str | None, name: str) -> str:
+    """Build and check the base URL from the connection's host (a full URL, or a bare host name), port
+    and schema (where a URI-form connection, ``openai-realtime://:KEY@api.openai.com/v1``, keeps the path).
+
+    :raises ValueError: naming what is wrong (never quoting the URL, which may hold credentials).
+    """
     if not host:
         return DEFAULT_BASE_URL
     url = host.strip().rstrip("/")
     if "://" not in url:
         url = f"https://{url}"
-        if port:
-            url += f":{port}"
-    problem = None
+    if schema and urllib.parse.urlsplit(url).path in ("", "/"):
+        url = f"{url}/{schema.strip('/')}"
     try:
         parts = urllib.parse.urlsplit(url)
-        parts.port  # noqa: B018 - parses the port, raising for a bad one
+        explicit_port = parts.port
     except ValueError:
-        parts, problem = None, "is not a valid URL"
-    if parts is not None:
-        if parts.scheme not in ("http", "https"):
-            problem = "must start with https:// (or http://)"
-        elif not parts.hostname:
-            problem = "has no host name"
-        elif parts.username is not None or parts.password is not None:
-            problem = "must not hold a user name or password (the API key is the connection's password)"
-        elif parts.query or parts.fragment:
-            problem = "must not have a query or fragment"
-        elif not url.isascii() or not url.isprintable() or any(char.isspace() for char in url):
-            problem = "holds spaces, control or non-ASCII characters"
+        raise ValueError(f"{name}: the host (base URL) is not a valid URL") from None
+    problem = _base_url_problem(url, parts)
+    if problem is None and port and explicit_port not in (None, port):
+        problem = f"names port {explicit_port} while the connection's port is {port}; give one"
     if problem:
         raise ValueError(f"{name}: the host (base URL) {problem}")
+    if port and explicit_port is None:  # the port goes after the host name, not after the path
+        url = urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.netloc}:{port}"))
     return url
+
+
+def _base_url_problem(url: str, parts: urllib.parse.SplitResult) -> str | None:
+    if parts.scheme not in ("http", "https"):
+        return "must start with https:// (or http://)"
+    if not parts.hostname:
+        return "has no host name"
+    if parts.username is not None or parts.password is not None:
+        return "must not hold a user name or password (the API key is the connection's password)"
+    if "?" in url or "#" in url:
+        return "must not have a query or fragment"
+    if not url.isascii() or not url.isprintable() or any(char.isspace() for char in url):
+        return "holds spaces, control or non-ASCII characters"
+    if parts.path in ("", "/"):
+        return (
+            f"has no path: give the API's base URL, e.g. {DEFAULT_BASE_URL} "
+            "(Azure OpenAI: https://RESOURCE.openai.azure.com/openai/v1)"
+        )
+    return None
 
 
 def _timeout_pair(timeout: Any, default_connect: float) -> tuple[float, float]:
@@ -706,7 +881,16 @@ def _response(answer: Answer, label: str, attempt: int, secrets: tuple[str, ...]
         except ValueError as error:
             problem = f"not usable JSON: {error}"
             body = answer.content.decode("utf-8", errors="replace")
-    if answer.status >= 400 or _echoes(answer.content, secrets):
+    if answer.status < 400 and _echoes(answer.content, secrets):
+        # Scrubbing would hand back "***" where the token was: such an answer is not used at all.
+        raise RealtimeMalformedResponseError(
+            "The answer quotes the API key, so it is not used (a token in it expires unused)",
+            endpoint=label,
+            status=answer.status,
+            request_id=_header_text(answer.request_id),
+            attempts=attempt,
+        )
+    if answer.status >= 400:
         body = scrub_json(body, secrets)
     return RealtimeResponse(
         status=answer.status,
@@ -734,7 +918,7 @@ def _exchange_failure(
     error: ExchangeError, label: str, attempt: int, settings: ConnectionSettings
 ) -> RealtimeError:
     """Map a failed exchange to the exception a caller handles."""
-    if error.status is None:
+    if not error.answered:
         kind: type[RealtimeError] = RealtimeTimeoutError if error.timed_out else RealtimeConnectionError
         summary = (
             f"No answer in time ({error.reason}; connect/read timeouts {settings.timeout} s)"

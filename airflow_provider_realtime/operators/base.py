@@ -233,39 +233,111 @@ class BaseClientSecretOperator(BaseOperator):
         result_format: str,
         include_client_secret: bool,
     ) -> list[Any]:
-        """Mint a token per item; push every one minted, and fail afterwards if any item failed."""
+        """Mint a token per item; push every one minted, and fail afterwards if any item failed.
+
+        Each answer is kept as it arrives, so a task stopped mid-batch (execution_timeout, SIGTERM) still
+        pushes the tokens it minted before the stop goes on.
+        """
         from airflow_provider_realtime import contract
-        from airflow_provider_realtime.exceptions import RealtimeBatchError, RealtimeError
         from airflow_provider_realtime.hooks.realtime import DEFAULT_CONCURRENCY
 
-        answers = hook.create_many(
-            self.kind,
-            sessions,
-            concurrency=DEFAULT_CONCURRENCY if self.concurrency is None else self.concurrency,
-            endpoint=arguments["endpoint"],
-            expires_after_seconds=arguments["expires_after_seconds"],
-            raise_for_status=self.raise_for_status,
-            require_client_secret=result_format == contract.STRUCTURED,
-        )
+        answers: list[RealtimeResponse | RealtimeError | None] = [None] * len(sessions)
+
+        def keep(index: int, answer: RealtimeResponse | RealtimeError) -> None:
+            answers[index] = answer
+
+        try:
+            hook.create_many(
+                self.kind,
+                sessions,
+                concurrency=DEFAULT_CONCURRENCY if self.concurrency is None else self.concurrency,
+                endpoint=arguments["endpoint"],
+                expires_after_seconds=arguments["expires_after_seconds"],
+                raise_for_status=self.raise_for_status,
+                require_client_secret=result_format == contract.STRUCTURED,
+                on_result=keep,
+            )
+        except BaseException:
+            self._push_fleet(
+                context, hook, arguments, answers, result_format, include_client_secret, stopped=True
+            )
+            raise
+        return self._push_fleet(context, hook, arguments, answers, result_format, include_client_secret)
+
+    def _push_fleet(
+        self,
+        context: Context,
+        hook: OpenAIRealtimeHook,
+        arguments: dict[str, Any],
+        answers: list[RealtimeResponse | RealtimeError | None],
+        result_format: str,
+        include_client_secret: bool,
+        *,
+        stopped: bool = False,
+    ) -> list[Any]:
+        """Push a fleet's XComs; raise :class:`RealtimeBatchError` after pushing if any item failed.
+
+        Structured results keep only each token's own keys; what every item shares is pushed once, as
+        XCom ``shared`` (so a fleet's XCom grows with its tokens, not with tokens x settings).
+        """
+        from airflow_provider_realtime import contract
+        from airflow_provider_realtime.exceptions import RealtimeBatchError, RealtimeError
+
         results: list[Any] = []
         failures: list[tuple[int, RealtimeError]] = []
         for index, answer in enumerate(answers):
             if isinstance(answer, RealtimeError):
                 failures.append((index, answer))
-                results.append(None)
-            else:
-                results.append(self._result(answer, result_format, include_client_secret))
+            results.append(
+                None
+                if answer is None or isinstance(answer, RealtimeError)
+                else self._result(answer, result_format, include_client_secret)
+            )
+        shared: dict[str, Any] = {}
+        if result_format == contract.STRUCTURED:
+            shared, results = split_shared(results)
         self._push_config(context, hook, arguments)
+        failing = stopped or (failures and not self.allow_partial)
         if self.do_xcom_push:
             context["ti"].xcom_push(key="failures", value=[_failure(i, error) for i, error in failures])
-        if failures:
+            context["ti"].xcom_push(key="shared", value=shared)
+            if failing:  # a failing task returns nothing: push the tokens it did mint
+                context["ti"].xcom_push(key="return_value", value=results)
+        if failures and not stopped:
             error = RealtimeBatchError(failures, len(answers))
             if not self.allow_partial:
-                if self.do_xcom_push:  # a failing task returns nothing: push the tokens it did mint
-                    context["ti"].xcom_push(key="return_value", value=results)
                 raise error
             self.log.warning("allow_partial: %s", error.summary)
         return results
+
+    def on_kill(self) -> None:
+        """Airflow calls this on SIGTERM: stop a batch being minted (nothing more is sent)."""
+        hook = self.__dict__.get("hook")  # only a hook already built can be minting
+        if hook is not None:
+            hook.stop("the task was killed (SIGTERM)")
+
+
+# The keys of a structured result that belong to its token alone: never moved to the shared part.
+PER_TOKEN_KEYS = frozenset({"client_secret", "client_secret_expires_at", "session_id", "session_expires_at"})
+
+
+def split_shared(results: list[dict[str, Any] | None]) -> tuple[dict[str, Any], list[dict[str, Any] | None]]:
+    """Split a fleet's structured results into what every minted item holds alike (``shared``) and each
+    item's own keys; ``{**shared, **item}`` is the whole result of an item again."""
+    minted = [result for result in results if result is not None]
+    if not minted:
+        return {}, results
+    first, *others = minted
+    shared = {
+        key: value
+        for key, value in first.items()
+        if key not in PER_TOKEN_KEYS and all(key in other and other[key] == value for other in others)
+    }
+    own = [
+        None if result is None else {key: value for key, value in result.items() if key not in shared}
+        for result in results
+    ]
+    return shared, own
 
 
 def _failure(index: int, error: RealtimeError) -> dict[str, Any]:

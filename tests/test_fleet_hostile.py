@@ -1,0 +1,351 @@
+"""A fleet never loses, duplicates or misdelivers a token, and a stopped fleet stops (issue 17, 1-7, 13-15).
+
+Each numbered finding of the issue is a test here, against small scripted servers on 127.0.0.1
+(``hostile.py``) that mint a token derived from each request (``hostile.token_for``), so every test can
+tell which request's answer each item got. Each asserts what reached the server, what each item ended
+as, and, where a server tries to blow it up, the memory bound.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import hostile
+import pytest
+from hostile import HostileServer, Seen
+from operator_runs import RecordingTaskInstance, run
+
+from airflow_provider_realtime.exceptions import (
+    RealtimeError,
+    RealtimeMalformedResponseError,
+    RealtimeRateLimitError,
+    RealtimeStoppedError,
+)
+from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook, RealtimeResponse
+
+KEY = "sk-fleet-" + "3f9a" * 10
+MIB = 1024 * 1024
+FAST = {"timeout": 5, "connect_timeout": 2, "backoff_initial": 0.01, "backoff_max": 0.02}
+
+
+def sessions(count: int) -> list[dict[str, Any]]:
+    return [
+        {"input_audio_transcription": {"model": "gpt-4o-transcribe", "prompt": f"item {i}"}}
+        for i in range(count)
+    ]
+
+
+def item_of(seen: Seen) -> int:
+    prompt = json.loads(seen.body)["session"]["audio"]["input"]["transcription"]["prompt"]
+    return int(prompt.removeprefix("item "))
+
+
+@pytest.fixture
+def connect(monkeypatch: pytest.MonkeyPatch) -> Callable[..., OpenAIRealtimeHook]:
+    counter = iter(range(1_000_000))
+
+    def make(base_url: str, **extra: Any) -> OpenAIRealtimeHook:
+        conn_id = f"fleet_{next(counter)}"
+        connection = {
+            "conn_type": "openai_realtime",
+            "host": base_url,
+            "password": KEY,
+            "extra": {**FAST, **extra},
+        }
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
+        return OpenAIRealtimeHook(conn_id=conn_id)
+
+    return make
+
+
+def per_item(odd: dict[int, Callable[[Seen], bytes]]) -> hostile.Behaviour:
+    """Mint each item's own token, except the items in ``odd``, answered their own way."""
+
+    def behave(server: HostileServer, client: Any, seen: Seen) -> None:
+        client.sendall(odd.get(item_of(seen), hostile.minted)(seen))
+
+    return behave
+
+
+def tokens_by_item(results: list[RealtimeResponse | RealtimeError]) -> dict[int, str]:
+    return {i: r.body["value"] for i, r in enumerate(results) if isinstance(r, RealtimeResponse)}
+
+
+def expected_tokens(server: HostileServer, items: range) -> dict[int, str]:
+    """Each item's own token, as the server minted it for that item's request."""
+    return {item_of(seen): hostile.token_for(seen) for seen in server.requests if item_of(seen) in items}
+
+
+# --------------------------------------------------------------------------------------------------
+# 2-6: whatever one answer does, it ends as that item's error; the others keep their own tokens.
+# --------------------------------------------------------------------------------------------------
+
+
+def odd_content_length(seen: Seen) -> bytes:
+    body = hostile.minted(seen).partition(b"\r\n\r\n")[2]
+    return hostile.head(200, {"Content-Length": "²"}) + body
+
+
+def many_headers(seen: Seen) -> bytes:
+    headers = {f"X-Filler-{n}": "x" for n in range(150)}
+    return hostile.minted(seen, headers=headers)
+
+
+def long_header_line(seen: Seen) -> bytes:
+    return hostile.minted(seen, headers={"X-Huge": "x" * (70 * 1024)})
+
+
+def echoes_the_key(seen: Seen) -> bytes:
+    body = json.dumps(
+        {"value": hostile.token_for(seen), "expires_at": 1, "session": {"instructions": KEY}}
+    ).encode()
+    return hostile.head(200, length=len(body)) + body
+
+
+# id, the odd answer for item 3, what item 3 ends as (None: its own token), requests item 3 makes
+ODD_ANSWERS = [
+    pytest.param(odd_content_length, None, 1, id="2-content-length-superscript-two"),
+    pytest.param(many_headers, RealtimeMalformedResponseError, 1, id="5-150-headers-not-retried"),
+    pytest.param(long_header_line, RealtimeMalformedResponseError, 1, id="5-70-KiB-header-line-not-retried"),
+    pytest.param(echoes_the_key, RealtimeMalformedResponseError, 1, id="6-200-echoing-the-key-is-an-error"),
+]
+
+
+@pytest.mark.parametrize(("odd", "outcome", "attempts"), ODD_ANSWERS)
+def test_one_odd_answer_costs_only_its_own_item(
+    connect: Callable[..., OpenAIRealtimeHook],
+    odd: Callable[[Seen], bytes],
+    outcome: type | None,
+    attempts: int,
+) -> None:
+    with hostile.serving(per_item({3: odd})) as server:
+        results = connect(server.base_url, max_retries=2).create_client_secrets(sessions(8), concurrency=4)
+
+    others = [i for i in range(8) if i != 3]
+    assert {i: tokens_by_item(results)[i] for i in others} == {
+        i: t for i, t in expected_tokens(server, range(8)).items() if i != 3
+    }
+    assert sum(item_of(seen) == 3 for seen in server.requests) == attempts
+    if outcome is None:
+        assert tokens_by_item(results)[3] == expected_tokens(server, range(3, 4))[3]
+    else:
+        assert isinstance(results[3], outcome), results[3]
+        assert "not retried" in str(results[3]) or "not used" in str(results[3])
+        assert KEY not in str(results[3]) and "***" not in json.dumps(tokens_by_item(results))
+
+
+def test_3_a_negative_chunk_size_cannot_bypass_the_size_cap(
+    connect: Callable[..., OpenAIRealtimeHook],
+) -> None:
+    """Chunk size -1 makes http.client read to the end of the stream in one call: the server offers
+    400 MiB; what is read stays within the wire cap (16 MiB), and only that item fails."""
+
+    def endless(seen: Seen) -> bytes:
+        return hostile.head(200, {"Transfer-Encoding": "chunked"}) + b"-1\r\n"
+
+    def behave(server: HostileServer, client: Any, seen: Seen) -> None:
+        if item_of(seen) != 0:
+            client.sendall(hostile.minted(seen))
+            return
+        client.sendall(endless(seen))
+        block = b"x" * MIB
+        for _ in range(400):
+            if server.stopped.is_set():
+                return
+            client.sendall(block)
+
+    tracemalloc.start()
+    try:
+        with hostile.serving(behave) as server:
+            results = connect(server.base_url).create_client_secrets(sessions(4), concurrency=2)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert isinstance(results[0], RealtimeMalformedResponseError) and "larger than" in str(results[0])
+    assert tokens_by_item(results) == expected_tokens(server, range(1, 4))
+    assert peak < 64 * MIB, f"peak {peak / MIB:.0f} MiB"
+
+
+def test_4_early_hints_are_skipped_and_every_item_gets_its_own_token(
+    connect: Callable[..., OpenAIRealtimeHook],
+) -> None:
+    """103 Early Hints before each 200, on one kept-alive connection: http.client alone would take the
+    103 as the answer and leave the 200 for the next request (item 1 would get item 0's token)."""
+    hints = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+
+    with hostile.serving(
+        hostile.keep_alive(lambda seen: hints + hostile.minted(seen, keep_alive=True))
+    ) as server:
+        results = connect(server.base_url).create_client_secrets(sessions(6), concurrency=1)
+
+    assert tokens_by_item(results) == expected_tokens(server, range(6))
+    assert len(tokens_by_item(results)) == 6 and len(server.requests) == 6
+    assert server.connections == 1  # the answers were read whole: the connection stayed in use
+
+
+# --------------------------------------------------------------------------------------------------
+# 7 and 1: a long requested wait stops the batch; a stopped batch sends nothing more, at once.
+# --------------------------------------------------------------------------------------------------
+
+
+def test_7_a_wait_longer_than_retry_after_max_stops_the_batch(
+    connect: Callable[..., OpenAIRealtimeHook],
+) -> None:
+    limited = hostile.answer(429, b'{"error": {"message": "slow down"}}', {"Retry-After": "120"})
+    with hostile.serving(limited) as server:
+        results = connect(server.base_url, retry_after_max=60).create_client_secrets(
+            sessions(40), concurrency=4
+        )
+
+    assert len(server.requests) <= 4, f"{len(server.requests)} requests after the server asked for 120 s"
+    assert all(isinstance(r, (RealtimeRateLimitError, RealtimeStoppedError)) for r in results)
+    stopped = [r for r in results if isinstance(r, RealtimeStoppedError)]
+    assert len(stopped) >= 36 and "asked for a wait of 120 s" in str(stopped[-1])
+
+
+@contextmanager
+def alarm_after(seconds: float, handler: Callable[[], None]) -> Iterator[list[float]]:
+    """Call ``handler`` in the main thread after ``seconds`` (as Airflow's execution_timeout does with
+    SIGALRM); yields a list that receives the moment it fired."""
+    fired: list[float] = []
+
+    def on_alarm(*_: object) -> None:
+        fired.append(time.monotonic())
+        handler()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield fired
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class Stopped(Exception):
+    """What Airflow's timeout handler raises (AirflowTaskTimeout), as a test's own class."""
+
+
+def raise_stopped() -> None:
+    raise Stopped
+
+
+def mint_five_then_rate_limit(wait: str) -> hostile.Behaviour:
+    """Items 0-4 mint at once; every other request is answered 429 with ``Retry-After: wait``."""
+
+    def behave(server: HostileServer, client: Any, seen: Seen) -> None:
+        if item_of(seen) < 5:
+            client.sendall(hostile.minted(seen))
+        else:
+            client.sendall(hostile.head(429, {"Retry-After": wait}, length=0))
+
+    return behave
+
+
+def test_1_a_stopped_batch_sends_nothing_after_the_stop_and_hands_back_what_it_minted(
+    connect: Callable[..., OpenAIRealtimeHook],
+) -> None:
+    """The server asks for 2 s pauses (honoured: under retry_after_max) that would hold the batch for
+    minutes; the stop at 0.5 s ends it at once, nothing is sent after it, and the tokens minted before
+    it reach the caller."""
+    received: dict[int, RealtimeResponse | RealtimeError] = {}
+    started = time.monotonic()
+    with hostile.serving(mint_five_then_rate_limit("2")) as server:
+        hook = connect(server.base_url, max_retries=3, retry_after_max=60)
+        with alarm_after(0.5, raise_stopped) as fired, pytest.raises(Stopped):
+            hook.create_client_secrets(sessions(60), concurrency=5, on_result=received.__setitem__)
+        ended = time.monotonic()
+        time.sleep(0.3)  # anything still on its way would arrive meanwhile
+    assert [arrival for arrival in server.arrivals if arrival > fired[0]] == []
+    assert ended - started < 2.0, f"the stop surfaced {ended - fired[0]:.1f} s after it"
+    minted = {i: r.body["value"] for i, r in received.items() if isinstance(r, RealtimeResponse)}
+    assert minted == expected_tokens(server, range(5))
+
+
+def test_1_a_hook_stopped_from_on_kill_ends_its_batch_with_the_rest_not_sent(
+    connect: Callable[..., OpenAIRealtimeHook],
+) -> None:
+    """Airflow 3 calls on_kill on SIGTERM without raising: hook.stop() ends the batch, which returns."""
+    with hostile.serving(mint_five_then_rate_limit("2")) as server:
+        hook = connect(server.base_url, max_retries=3, retry_after_max=60)
+        with alarm_after(0.5, lambda: hook.stop("the task was killed (SIGTERM)")) as fired:
+            results = hook.create_client_secrets(sessions(60), concurrency=5)
+        time.sleep(0.3)
+    assert [arrival for arrival in server.arrivals if arrival > fired[0]] == []
+    assert tokens_by_item(results) == expected_tokens(server, range(5))
+    stopped = [r for r in results if isinstance(r, RealtimeStoppedError)]
+    assert len(stopped) == 55 and all("killed (SIGTERM)" in str(r) for r in stopped)
+
+
+def test_1_a_stopped_fleet_task_pushes_the_tokens_it_minted(
+    connect: Callable[..., OpenAIRealtimeHook], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_realtime.operators.transcription_session import CreateTranscriptionSessionOperator
+
+    with hostile.serving(mint_five_then_rate_limit("2")) as server:
+        hook = connect(server.base_url, max_retries=3)
+        operator = CreateTranscriptionSessionOperator(
+            task_id="fleet", conn_id=hook.conn_id, session=sessions(1)[0], count=0
+        )
+        operator.session = sessions(60)  # a list: one token each
+        operator.count = None
+        ti = RecordingTaskInstance()
+        with alarm_after(0.5, raise_stopped), pytest.raises(Stopped):
+            run(operator, ti)
+    pushed = ti.pushed["return_value"]
+    assert len(pushed) == 60
+    assert {i: r["client_secret"] for i, r in enumerate(pushed) if r} == expected_tokens(server, range(5))
+    assert ti.pushed["config"]["conn_id"] == hook.conn_id
+
+
+# --------------------------------------------------------------------------------------------------
+# 13-14: sloppy input fails before any request, naming the problem.
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "message"),
+    [
+        pytest.param(
+            "https://api.openai.com/v1?", None, "must not have a query", id="trailing-question-mark"
+        ),
+        pytest.param(
+            "https://api.openai.com/v1#", None, "must not have a query or fragment", id="trailing-hash"
+        ),
+        pytest.param("api.openai.com", None, "has no path", id="bare-host"),
+        pytest.param("https://api.openai.com", None, "has no path", id="no-path"),
+        pytest.param("https://api.openai.com:8443/v1", 443, "names port 8443", id="two-ports"),
+    ],
+)
+def test_13_a_sloppy_base_url_is_a_value_error_before_any_request(
+    monkeypatch: pytest.MonkeyPatch, host: str, port: int | None, message: str
+) -> None:
+    connection = {"conn_type": "openai_realtime", "host": host, "port": port, "password": KEY}
+    monkeypatch.setenv("AIRFLOW_CONN_SLOPPY", json.dumps(connection))
+    with pytest.raises(ValueError, match=message):
+        OpenAIRealtimeHook(conn_id="sloppy").create_client_secret()
+
+
+def test_13_a_port_goes_after_the_host_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    connection = {"conn_type": "openai_realtime", "host": "api.openai.com/v1", "port": 443, "password": KEY}
+    monkeypatch.setenv("AIRFLOW_CONN_PORTED", json.dumps(connection))
+    assert OpenAIRealtimeHook(conn_id="ported").base_url == "https://api.openai.com:443/v1"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"a", "b"}, b"{}", object(), {"x": float("nan")}, {"x": {1, 2}}],
+    ids=["set", "bytes", "object", "nan", "nested-set"],
+)
+def test_14_a_body_that_is_not_json_is_a_value_error_before_any_request(
+    connect: Callable[..., OpenAIRealtimeHook], body: Any
+) -> None:
+    with hostile.serving(hostile.minted_behaviour()) as server, pytest.raises(ValueError, match="body"):
+        connect(server.base_url).post("client_secrets", body)
+    assert server.requests == []
