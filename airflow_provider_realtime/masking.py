@@ -1,92 +1,136 @@
-"""Keep tokens and keys out of logs: mask minted tokens at a constant cost per token, and scrub what
-servers say before it is quoted.
+"""Keep tokens and keys out of logs: mask minted tokens on every route to a log file, at a flat cost for
+fleets, and scrub what servers say before it is quoted.
 
-Airflow's ``mask_secret`` recompiles one regular expression made of every secret seen so far each time
-a new one is added: minting tokens in bulk in one process becomes quadratic (measured: 27 ms per token
-after only 1,000 tokens), and in an Airflow 3 task the supervisor, which writes the log file, pays the
-same again for each token it is told. Ephemeral tokens have a recognisable shape (``ek_`` + at least 16
-URL-safe characters, starting at a word boundary), so one pattern for that shape is registered once per
-process with its masker, and in a supervised Airflow 3 task everything sent to the supervisor is
-redacted by that shape on its way out: no token is ever sent to be masked. A token of any other shape
-goes through ``mask_secret``.
+A task's first ``PUBLIC_MASK_LIMIT`` tokens go through Airflow's public ``mask_secret``: exact, and in a
+supervised Airflow 3 task the supervisor (which writes the log file) masks them on every route, the task
+process's file descriptors and its children included. Past that, ``mask_secret`` gets slower with each
+secret (its masker recompiles one regular expression of every secret: 27 ms per token after 1,000, in
+the task process and again in the supervisor), so the rest of a fleet is masked here instead:
+
+* in this process's masker, one pattern of the token shape (``ek_`` and 16 or more URL-safe characters
+  at a word boundary), plus every token minted so far wherever it stands (after a word character, an
+  ANSI colour code or ``%3D``), found by a set lookup (:class:`output_relay.Redactor`);
+* in a supervised Airflow 3 task, which does not mask its own output but sends it to the supervisor:
+  the final renderer of structlog's chain and of the logging formatters (the log channel), and the
+  task's file descriptors 1 and 2, relayed through a redacting process (:mod:`output_relay`), so that
+  whatever the task, a C library or a child process writes is redacted before the supervisor reads it.
+
+Not covered: a child process started before the task's ``PUBLIC_MASK_LIMIT``-th token, if it is handed a
+later token and prints it (it still writes to the supervisor directly), and files the task writes itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import io
+import os
 import re
-import sys
 import threading
 from collections.abc import Iterable
-from typing import Any, Final, TextIO
+from typing import Any, Final
 
 from airflow_provider_realtime import compat
+from airflow_provider_realtime.output_relay import TOKEN_PATTERN, Redactor
 
-# The masker joins its patterns with "|", so this must be a self-contained alternative, and RE2 (which
-# Airflow 2 may compile it with) has no look-arounds: \b keeps "seek_position_value" unmasked.
-TOKEN_PATTERN: Final = r"\bek_[A-Za-z0-9_\-]{16,}"  # noqa: S105 - a pattern, not a password
+__all__ = ["PUBLIC_MASK_LIMIT", "TOKEN_PATTERN", "TOKEN_SHAPE", "mask_token", "redact_rendered", "scrub"]
+
 TOKEN_SHAPE: Final = re.compile(TOKEN_PATTERN)
+# Tokens per process masked with Airflow's mask_secret, whose cost grows with each: a single token or a
+# small batch stays on Airflow's own, public path.
+PUBLIC_MASK_LIMIT: Final = 32
 
-_set_up = threading.Lock()  # tokens are minted by concurrent threads; the one-time set-ups run once
+_lock = threading.Lock()  # tokens are minted by concurrent threads; set-ups run once, messages one at a time
+_redactor = Redactor()  # every token minted in this process
+_minted = 0
 
 
 def mask_token(token: str) -> None:
-    """Make ``token`` appear as ``***`` in task logs and rendered fields from now on, at a flat cost.
+    """Make ``token`` appear as ``***`` in task logs and rendered fields from now on.
 
-    Safe to call from several threads at once.
+    Safe to call from several threads at once; flat cost per token past ``PUBLIC_MASK_LIMIT``.
     """
-    if not TOKEN_SHAPE.fullmatch(token) or not _shape_registered():
+    global _minted
+    with _lock:
+        _minted += 1
+        count = _minted
+        _redactor.learn(token)
+    if count <= PUBLIC_MASK_LIMIT or not TOKEN_SHAPE.fullmatch(token) or not _flat_masking():
         compat.mask_secret(token)
         return
     if compat.in_supervised_task():
-        with _set_up:  # also one message at a time on the supervisor's channel
-            if not _redact_tokens_sent_to_supervisor():
-                compat.tell_supervisor(token)
-
-
-def _shape_registered() -> bool:
-    """Add the token pattern to this process's masker (once); False where the masker is not as expected."""
-    try:
-        masker = compat.secrets_masker()
-        patterns = masker.patterns
-        if TOKEN_PATTERN not in patterns:
-            with _set_up:
-                if TOKEN_PATTERN not in patterns:
-                    patterns.add(TOKEN_PATTERN)
-                    masker.replacer = re.compile("|".join(patterns))
-    except AttributeError:  # another Airflow layout: the public, slower path
-        return False
-    return True
-
-
-# A token in rendered log output, which may be JSON: there a token that followed a newline or a control
-# character (a word boundary in the text) follows an escape, a backslash and "n" or "u0001".
-_AFTER_BOUNDARY: Final = r"(?:(?<![A-Za-z0-9_])|(?<=\\[nrtbf])|(?<=\\u[0-9a-fA-F]{4}))"
-_RENDERED_TOKEN: Final = re.compile(_AFTER_BOUNDARY + TOKEN_PATTERN[2:])
-_RENDERED_TOKEN_BYTES: Final = re.compile((_AFTER_BOUNDARY + TOKEN_PATTERN[2:]).encode())
+        _tell_relay(token)
 
 
 def redact_rendered(line: Any) -> Any:
-    """``line`` (text or bytes, plain or JSON) with every token-shaped run replaced by ``***``."""
+    """``line`` (text or bytes, plain or JSON) with every token-shaped run and every token minted in
+    this process replaced by ``***``."""
     if isinstance(line, bytes):
-        return _RENDERED_TOKEN_BYTES.sub(b"***", line) if b"ek_" in line else line
+        return _redactor.data(line)
     if isinstance(line, str):
-        return _RENDERED_TOKEN.sub("***", line) if "ek_" in line else line
+        return _redactor.text(line)
     return line
 
 
-@functools.cache
-def _redact_tokens_sent_to_supervisor() -> bool:
-    """Redact tokens from everything this supervised 3.x task process sends its supervisor; once.
+_flat_masking_ready: bool | None = None  # set up once per process: None until tried
 
-    Airflow 3's task process does not mask its own logs: it sends them raw (log events as JSON lines,
-    and what is printed) to the supervisor, which masks them with the secrets it has been told. Telling
-    it each token costs more with every token (its masker recompiles one pattern of all secrets), so
-    instead every way out is redacted here by the token shape: the final renderer of structlog's chain
-    and of the stdlib logging formatters, and ``sys.stdout``/``sys.stderr``. False (and the caller tells
-    the supervisor each token) where the logging set-up is not the one expected.
+
+def _flat_masking() -> bool:
+    """Set up the flat-cost masking of this process (once); False where Airflow is not laid out as
+    expected (the caller then falls back to ``mask_secret``)."""
+    global _flat_masking_ready
+    if _flat_masking_ready is None:
+        with _lock:
+            if _flat_masking_ready is None:
+                _flat_masking_ready = _extend_masker() and (
+                    not compat.in_supervised_task() or (_redact_log_channel() and _start_relay())
+                )
+    return _flat_masking_ready
+
+
+def _extend_masker() -> bool:
+    """Add the token shape to this process's masker, and every minted token to what its replacer finds.
+
+    A reach-in (Airflow has no public way to mask by pattern, or many secrets at a flat cost), kept
+    here: the masker's ``patterns`` set and its compiled ``replacer``, which ``add_mask`` rebuilds, so
+    ``add_mask`` is wrapped on the instance to wrap each new replacer too.
     """
+    masker = compat.secrets_masker()
+    if masker is None or not hasattr(masker, "patterns") or not hasattr(masker, "add_mask"):
+        return False
+    if TOKEN_PATTERN not in masker.patterns:
+        masker.patterns.add(TOKEN_PATTERN)
+        masker.replacer = re.compile("|".join(masker.patterns))
+    masker.replacer = _KnownTokenReplacer(masker.replacer)
+    add_mask = masker.add_mask
+
+    def add_mask_then_rewrap(*args: Any, **kwargs: Any) -> None:
+        add_mask(*args, **kwargs)
+        if not isinstance(masker.replacer, _KnownTokenReplacer):
+            masker.replacer = _KnownTokenReplacer(masker.replacer)
+
+    masker.add_mask = add_mask_then_rewrap
+    return True
+
+
+class _KnownTokenReplacer:
+    """The masker's compiled pattern, then every token minted in this process, wherever it stands."""
+
+    def __init__(self, pattern: Any) -> None:
+        self.pattern = pattern
+
+    def __bool__(self) -> bool:
+        return True
+
+    def sub(self, replacement: str, text: str) -> str:
+        if self.pattern is not None:
+            text = self.pattern.sub(replacement, text)
+        return _redactor.text(text)
+
+
+def _redact_log_channel() -> bool:
+    """Redact tokens from every log event this supervised 3.x task process sends its supervisor: the
+    final renderer of structlog's chain and of the stdlib logging formatters. False where the logging
+    set-up is not the one expected."""
     import logging
 
     try:
@@ -106,10 +150,6 @@ def _redact_tokens_sent_to_supervisor() -> bool:
     for formatter in formatters:
         *steps, render = formatter.processors
         formatter.processors = (*steps, _RedactingRenderer(render))
-    if sys.stdout is not None:
-        sys.stdout = _RedactingStream(sys.stdout)
-    if sys.stderr is not None:
-        sys.stderr = _RedactingStream(sys.stderr)
     return True
 
 
@@ -123,42 +163,66 @@ class _RedactingRenderer:
         return redact_rendered(self.render(logger, method_name, event_dict))
 
 
-class _RedactingStream(io.TextIOBase):
-    """A text stream that writes whole lines, each with every token redacted (so a token written in
-    pieces is still found); what is left of a line goes out on ``flush``."""
+_relay_control: int | None = None  # the pipe that tells the relay each token
 
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self._pending = ""
-        self._lock = threading.Lock()  # threads may print at once: each line stays whole
 
-    def write(self, text: str) -> int:
-        with self._lock:
-            lines = (self._pending + text).split("\n")
-            self._pending = lines.pop()
-            if lines:
-                self.stream.write("".join(redact_rendered(line) + "\n" for line in lines))
-        return len(text)
+def _start_relay() -> bool:
+    """Route this process's file descriptors 1 and 2 through a redacting relay process (see
+    :mod:`output_relay`): its children inherit the pipes, so their output is redacted too."""
+    global _relay_control
+    import subprocess
+    import sys
 
-    def flush(self) -> None:
-        with self._lock:
-            if self._pending:
-                self.stream.write(redact_rendered(self._pending))
-                self._pending = ""
-        self.stream.flush()
+    from airflow_provider_realtime import output_relay
 
-    def fileno(self) -> int:
-        return self.stream.fileno()
+    control_read, control_write = os.pipe()
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    try:
+        # It inherits the supervisor's sockets as its own FDs 1 and 2, and writes there.
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-I",
+                "-S",
+                output_relay.__file__,
+                str(control_read),
+                str(out_read),
+                str(err_read),
+            ],
+            stdin=subprocess.DEVNULL,
+            pass_fds=(control_read, out_read, err_read),
+        )
+    except OSError:
+        for descriptor in (control_read, control_write, out_read, out_write, err_read, err_write):
+            os.close(descriptor)
+        return False
+    for descriptor in (control_read, out_read, err_read):
+        os.close(descriptor)
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        if stream is not None:
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+    os.dup2(out_write, 1)
+    os.dup2(err_write, 2)
+    os.close(out_write)
+    os.close(err_write)
+    _relay_control = control_write
+    for token in _redactor.known_text:  # those minted before the relay started
+        _write_all(control_write, token.encode() + b"\n")
+    return True
 
-    def isatty(self) -> bool:
-        return self.stream.isatty()
 
-    def writable(self) -> bool:
-        return True
+def _tell_relay(token: str) -> None:
+    if _relay_control is not None:
+        with _lock:  # one whole line at a time
+            _write_all(_relay_control, token.encode() + b"\n")
 
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return self.stream.encoding
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
 
 
 # Anything shaped like an OpenAI key (sk-…) or ephemeral token (ek_…), in any case.

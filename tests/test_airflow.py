@@ -17,6 +17,7 @@ from airflow_provider_realtime.testing.sandbox import TIMED_OUT, AirflowSandbox,
 
 CONN = "AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT"
 PASTED = "AIRFLOW_CONN_OPENAI_REALTIME_PASTED"
+LIMITED = "AIRFLOW_CONN_OPENAI_REALTIME_LIMITED"
 REFUSED_PASTED_KEY = (
     "connection 'openai_realtime_pasted': the API key (password) has leading or trailing whitespace"
 )
@@ -333,34 +334,81 @@ def test_no_key_or_token_leaks_from_a_real_task(
 def test_tokens_are_masked_in_the_task_log_files_of_an_executor_run(
     sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator
 ) -> None:
-    """Tasks run by the executor in supervised processes, which write the task log files (as in production)."""
+    """Tasks run by the executor in supervised processes, which write the task log files (as in production):
+    no token in any file, whatever route it took (see the DAG's every_route), and a fleet stopped by its
+    execution_timeout sends nothing more and pushes what it minted."""
     from airflow_provider_realtime import compat
 
     pasted_key = "sk-pasted-" + os.urandom(12).hex()
-    env = {**env, PASTED: _connection(shared_emulator, pasted_key + "\n")}
-    with sandbox.executor():
-        run = sandbox.dags_test("realtime_leak_probe", env=env, use_executor=True)
-    assert run.returncode != TIMED_OUT, run.output[-4000:]
-    assert run.run_id, run.output[-4000:]
-    states = sandbox.task_states("realtime_leak_probe", run.run_id)
-    pasted_state = states.pop(("pasted_key", -1))
-    assert states == {("mint", -1): "success", ("careless", -1): "success"}
+    with RealtimeEmulator("sk-limited-" + os.urandom(12).hex()) as limited:
+        # Five answers mint; every other asks for a 2 s pause, which the batch honours until it is stopped.
+        limited.script(*[None] * 5, *[Fault.error(429, retry_after="2")] * 600)
+        env = {
+            **env,
+            PASTED: _connection(shared_emulator, pasted_key + "\n"),
+            LIMITED: limited.connection_json(max_retries=5),
+        }
+        with sandbox.executor():
+            run = sandbox.dags_test("realtime_leak_probe", env=env, use_executor=True)
+        assert run.returncode != TIMED_OUT, run.output[-4000:]
+        assert run.run_id, run.output[-4000:]
+        states = sandbox.task_states("realtime_leak_probe", run.run_id)
+        xcoms = sandbox.xcoms("realtime_leak_probe", run.run_id)
+        limited_requests, limited_tokens = limited.request_count, list(limited.minted_tokens)
+    # Airflow 3.0's `dags test --use-executor` records a task that failed as "success".
+    failed = "success" if compat.airflow_version() == (3, 0) else "failed"
+    assert states == {
+        ("mint", -1): "success",
+        ("careless", -1): "success",
+        ("every_route", -1): "success",
+        ("pasted_key", -1): failed,
+        ("stopped_fleet", -1): failed,
+    }
     logs = {
-        path.parent.name: path.read_text()
+        path.parent.name.removeprefix("task_id="): path.read_text()
         for path in sandbox.task_log_files()
         if f"run_id={run.run_id}" in str(path)
     }
-    assert set(logs) == {"task_id=mint", "task_id=careless", "task_id=pasted_key"}
-    assert REFUSED_PASTED_KEY in plain(logs["task_id=pasted_key"])
-    # Airflow 3.0's `dags test --use-executor` records a task that failed as "success".
-    assert pasted_state == ("success" if compat.airflow_version() == (3, 0) else "failed")
-    assert "answered 200" in logs["task_id=mint"]
-    careless = logs["task_id=careless"]
-    assert "the token is ***" in careless, "a logged token is masked"
-    assert "printed token=***" in careless, "a printed token is masked by the supervisor"
+    assert set(logs) == {"mint", "careless", "pasted_key", "every_route", "stopped_fleet"}
+    assert REFUSED_PASTED_KEY in plain(logs["pasted_key"])
+    assert "answered 200" in logs["mint"]
+    assert "the token is ***" in logs["careless"], "a logged token is masked"
+    assert "printed token=***" in logs["careless"], "a printed token is masked by the supervisor"
 
-    secrets = [shared_emulator.api_key, pasted_key, *shared_emulator.minted_tokens]
-    assert len(secrets) == 4
+    # Every route, for a token Airflow's mask_secret handles and one of the flat-cost part of the fleet.
+    routes = plain(logs["every_route"])
+    expected = [
+        "url key%3D***",
+        "word desk_7_***",
+        "in pieces *** end",
+        "to a handler made before the mint ***",
+    ]
+    if compat.airflow_version() >= (3, 0):  # Airflow 2 sends no child's or descriptor's output to the file
+        expected += ["from a child ***", "from a grandchild ***", "os.write ***", "to sys.__stdout__ ***"]
+        expected += ["to a saved stderr ***", "to sys.stdout.buffer ***"]
+        route_result = xcoms[("every_route", -1, "return_value")]
+        assert route_result["stdout_attributes"] == ["buffer", "reconfigure", "line_buffering", "name"]
+        print(f"100,000 one-character writes in a supervised task: {route_result['100k_writes_seconds']} s")
+    missing = [line for line in expected if routes.count(line) != 2]
+    assert not missing, f"not found twice (one token of each part of the fleet): {missing}"
+
+    # The stopped fleet: the 5 tokens minted are pushed; nothing was sent after the stop.
+    assert "Batch stopped" in logs["stopped_fleet"]
+    pushed = xcoms[("stopped_fleet", -1, "return_value")]
+    assert sorted(item["client_secret"] for item in pushed if item) == sorted(limited_tokens)
+    assert len(limited_tokens) == 5
+    # 5 mint at once, 5 more are told to wait 2 s, 5 more at 2 s are told to wait until 4 s: the stop at
+    # 3 s leaves them waiting. Left to go on, the batch would send 500.
+    assert limited_requests <= 15, f"{limited_requests} requests reached the server"
+
+    secrets = [
+        shared_emulator.api_key,
+        limited.api_key,
+        pasted_key,
+        *shared_emulator.minted_tokens,
+        *limited_tokens,
+    ]
+    assert len(shared_emulator.minted_tokens) == 2 + 40
     # Only the files: Airflow echoes the workers' log lines to the console of `airflow dags test` unmasked
     # (a local development command; the task log files it writes are masked).
     leaks = [name for name, text in logs.items() for secret in secrets if secret in text]

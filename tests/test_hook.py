@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -187,13 +188,15 @@ def test_form_prefixed_extras_are_understood(make_hook: MakeHook, emulator: Real
 
 
 # A supervised Airflow 3 task process, as the supervisor sets it up (logs as JSON lines over a channel of
-# their own), minting tokens and then logging and printing them every way a task can.
+# their own), minting a fleet and then logging and printing tokens of its flat-cost part every way a task
+# can: its own streams, its file descriptors and a child process.
 SUPERVISED_TASK = """
-import json, logging, os, sys
+import json, logging, os, subprocess, sys
 import structlog
 from airflow.sdk.execution_time import task_runner
 from airflow.sdk.execution_time.supervisor import _configure_logs_over_json_channel
 from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook
+from airflow_provider_realtime.masking import PUBLIC_MASK_LIMIT
 
 read_end, write_end = os.pipe()
 _configure_logs_over_json_channel(write_end)
@@ -209,33 +212,39 @@ class RecordingComms:
 
 
 task_runner.SUPERVISOR_COMMS = RecordingComms()
-tokens = [hook.create_client_secret().body["value"] for _ in range(3)]
-structlog.get_logger("probe").warning("structlog token=%s", tokens[0])
-logging.getLogger("probe").warning("stdlib token=%s", tokens[1])
-logging.getLogger("probe").warning("after a newline\\n" + tokens[2])
+answers = hook.create_client_secrets([None] * (PUBLIC_MASK_LIMIT + 3), concurrency=1)
+tokens = [answer.body["value"] for answer in answers]
+flat = tokens[PUBLIC_MASK_LIMIT:]
+structlog.get_logger("probe").warning("structlog token=%s", flat[0])
+logging.getLogger("probe").warning("stdlib token=%s", flat[1])
+logging.getLogger("probe").warning("after a newline\\n" + flat[2])
 try:
-    raise RuntimeError("failed with " + tokens[0])
+    raise RuntimeError("failed with " + flat[0])
 except RuntimeError:
     logging.getLogger("probe").exception("traceback")
-print("printed token=" + tokens[2])
-sys.stdout.write("written in pieces " + tokens[0][:6])
-sys.stdout.write(tokens[0][6:] + " and flushed")
+print("printed token=" + flat[2], flush=True)
+os.write(1, ("descriptor " + flat[1] + "\\n").encode())
+subprocess.run(["echo", "child " + flat[0]], check=True)
+sys.stdout.write("written in pieces " + flat[0][:6])
+sys.stdout.flush()
+sys.stdout.write(flat[0][6:] + " and flushed")
 sys.stdout.flush()
 os.close(write_end)
 with os.fdopen(read_end, "rb") as channel:
     logs = channel.read().decode()
 told = [repr(message) for message in RecordingComms.sent]
 with open(sys.argv[1], "w") as results:
-    json.dump({"tokens": tokens, "told": told, "logs": logs}, results)
+    json.dump({"tokens": tokens, "flat": flat, "told": told, "logs": logs}, results)
 """
 
 
 @AIRFLOW_3_ONLY
-def test_a_supervised_task_sends_no_token_to_its_supervisor(
+def test_a_supervised_task_sends_no_token_of_a_fleet_to_its_supervisor(
     emulator: RealtimeEmulator, tmp_path: Path
 ) -> None:
-    """The supervisor writes the task log file from what the task sends it; telling it each token to mask
-    would cost more with every token, so what is sent has the tokens redacted already."""
+    """The supervisor writes the task log file from what the task sends it; telling it each token of a
+    fleet would cost more with every token, so past Airflow's own mask_secret (the first tokens) what is
+    sent has the tokens redacted already: log events, and whatever reaches file descriptors 1 and 2."""
     import json
     import os
     import subprocess
@@ -251,13 +260,14 @@ def test_a_supervised_task_sends_no_token_to_its_supervisor(
     )
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads((tmp_path / "results.json").read_text())
-    tokens, logs = result["tokens"], result["logs"]
-    assert len(set(tokens)) == 3
+    tokens, flat, logs = result["tokens"], result["flat"], result["logs"]
+    assert len(set(tokens)) == len(tokens) and len(flat) == 3
+    assert tokens[0] in " ".join(result["told"]), "the first tokens take Airflow's own mask_secret"
     sent_out = [result["told"], logs, run.stdout, run.stderr]
-    assert not [token for token in tokens for text in sent_out if token in str(text)]
+    assert not [token for token in flat for text in sent_out if token in str(text)]
     for line in ("structlog token=***", "stdlib token=***", "after a newline\\n***", "failed with ***"):
         assert line in logs
-    assert run.stdout == "printed token=***\nwritten in pieces *** and flushed"
+    assert run.stdout == ("printed token=***\ndescriptor ***\nchild ***\nwritten in pieces *** and flushed")
 
 
 @AIRFLOW_3_ONLY
@@ -307,3 +317,23 @@ def test_what_a_supervised_task_sends_loses_only_its_tokens(innocent: str) -> No
         expected = line.replace(token, "***")
         assert redact_rendered(line) == expected
         assert redact_rendered(line.encode()) == expected.encode()
+
+
+def test_the_tokens_of_a_fleet_are_masked_wherever_they_stand_in_this_process(make_hook: MakeHook) -> None:
+    """Past Airflow's own mask_secret, the masker finds every token minted here after a word character,
+    an ANSI colour code, URL encoding or a JSON escape (Airflow 2 writes its log files from here), also
+    after other secrets were added to it since."""
+    from airflow_provider_realtime.compat import mask_secret, secrets_masker
+    from airflow_provider_realtime.masking import PUBLIC_MASK_LIMIT
+
+    answers = make_hook().create_client_secrets([None] * (PUBLIC_MASK_LIMIT + 2))
+    token = answers[-1].body["value"]  # type: ignore[union-attr]
+    mask_secret("another-secret-" + token[-8:] + "x")  # the masker rebuilds its replacer
+    for line in (
+        f"ansi \x1b[32m{token}\x1b[0m",
+        f"url key%3D{token}&x=1",
+        f"word desk_7_{token}",
+        json.dumps({"v": "\n" + token}),
+        f"seek_position_value=12 {token}",
+    ):
+        assert str(secrets_masker().redact(line)) == line.replace(token, "***")

@@ -1,0 +1,187 @@
+"""Redact minted tokens from a supervised Airflow 3 task's standard output and error, at the file
+descriptors: what the task process, a C library or any child process writes to FD 1 or 2.
+
+Airflow 3's supervisor reads the task process's FDs 1 and 2 (socketpairs) and masks them with the
+secrets it has been told; telling it each token of a fleet costs more with every token (its masker
+recompiles one pattern of all of them). So, for fleets, :mod:`airflow_provider_realtime.masking` starts
+this module as a small process of its own: FDs 1 and 2 of the task process become pipes into it, and it
+writes each line on to the supervisor with every token redacted. A separate process rather than a thread,
+so that what a task writes just before it ends (``os._exit``), or what its children write after, is
+still relayed; it ends when every writer has closed its pipes.
+
+Lines are held until their end (``\\n`` or ``\\r``), so a token written in pieces is found whole; a line
+longer than ``HOLD_LIMIT`` or idle for ``IDLE_SECONDS`` goes on up to a possible token start. Each chunk
+is searched for line ends once, so the cost is linear in what is written, newline or not.
+
+Standard library only: it runs as ``python -I -S output_relay.py CONTROL OUT ERR`` (no site-packages),
+and :mod:`masking` imports its redaction rules from here, so both sides redact alike. The task process
+writes each token it mints, one per line, to the CONTROL pipe; every line written after that call is
+redacted of it, wherever it stands in the text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import signal
+import sys
+from typing import Final, TypeVar
+
+_Text = TypeVar("_Text", str, bytes)
+
+# An ephemeral token's shape: "ek_" and at least 16 URL-safe characters. The masker joins its patterns
+# with "|", so this must be a self-contained alternative, and RE2 (which Airflow 2 compiles it with) has
+# no look-arounds: \b keeps "seek_position_value" unmasked.
+TOKEN_PATTERN: Final = r"\bek_[A-Za-z0-9_\-]{16,}"  # noqa: S105 - a pattern, not a password
+# In rendered (JSON) output a token that followed a newline or a control character (a word boundary in
+# the text) follows an escape, a backslash and "n" or "u0001".
+_AFTER_BOUNDARY: Final = r"(?:(?<![A-Za-z0-9_])|(?<=\\[nrtbf])|(?<=\\u[0-9a-fA-F]{4}))"
+_SHAPE_TEXT: Final = re.compile(_AFTER_BOUNDARY + TOKEN_PATTERN[2:])
+_SHAPE_BYTES: Final = re.compile((_AFTER_BOUNDARY + TOKEN_PATTERN[2:]).encode())
+_TOKEN_CHARS: Final = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+HOLD_LIMIT: Final = 64 * 1024  # bytes of one line held back waiting for its end
+IDLE_SECONDS: Final = 0.5  # a line without its end goes on after this long without new output
+
+
+class Redactor:
+    """Redacts token-shaped runs (at a word boundary, JSON escapes included) and every known token
+    (wherever it stands: after a word character, an ANSI colour code or ``%3D``) from text or bytes.
+
+    A known token is found by its ``ek_`` and a set lookup per distinct token length: the cost does not
+    grow with the number of tokens.
+    """
+
+    def __init__(self) -> None:
+        self.known_text: set[str] = set()
+        self.known_bytes: set[bytes] = set()
+        self.lengths: list[int] = []
+
+    def learn(self, token: str) -> None:
+        if token in self.known_text:
+            return
+        self.known_text.add(token)
+        self.known_bytes.add(token.encode())
+        if len(token) not in self.lengths:
+            self.lengths = sorted({*self.lengths, len(token)}, reverse=True)
+
+    def text(self, line: str) -> str:
+        if "ek_" not in line:
+            return line
+        return _known(_SHAPE_TEXT.sub("***", line), "ek_", "***", self.known_text, self.lengths)
+
+    def data(self, line: bytes) -> bytes:
+        if b"ek_" not in line:
+            return line
+        return _known(_SHAPE_BYTES.sub(b"***", line), b"ek_", b"***", self.known_bytes, self.lengths)
+
+
+def _known(line: _Text, marker: _Text, hidden: _Text, known: set[_Text], lengths: list[int]) -> _Text:
+    """``line`` with every known token replaced by ``hidden``."""
+    if not known:
+        return line
+    pieces: list[_Text] = []
+    start = 0
+    at = line.find(marker)
+    while at != -1:
+        for length in lengths:
+            if line[at : at + length] in known:
+                pieces.append(line[start:at])
+                pieces.append(hidden)
+                start = at + length
+                break
+        at = line.find(marker, max(at + 1, start))
+    if not pieces:
+        return line
+    pieces.append(line[start:])
+    return line[:0].join(pieces)
+
+
+class _Stream:
+    """One relayed descriptor: bytes held until their line ends, then redacted and written on."""
+
+    def __init__(self, source: int, target: int, redactor: Redactor) -> None:
+        self.source, self.target, self.redactor = source, target, redactor
+        self.pending = bytearray()
+
+    def take(self, chunk: bytes) -> None:
+        end = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
+        if end >= 0:
+            cut = len(self.pending) + end + 1
+            self.pending += chunk
+            self._emit(cut)
+        else:
+            self.pending += chunk
+            if len(self.pending) > HOLD_LIMIT:
+                self.release()
+
+    def release(self) -> None:
+        """Write what is held, except a trailing run that may be the start of a token."""
+        cut = len(self.pending)
+        while cut > 0 and self.pending[cut - 1] in _TOKEN_CHARS and len(self.pending) - cut < HOLD_LIMIT:
+            cut -= 1
+        self._emit(cut)
+
+    def finish(self) -> None:
+        self._emit(len(self.pending))
+
+    def _emit(self, cut: int) -> None:
+        if cut <= 0:
+            return
+        data = self.redactor.data(bytes(self.pending[:cut]))
+        del self.pending[:cut]
+        view = memoryview(data)
+        while view:
+            try:
+                written = os.write(self.target, view)
+            except InterruptedError:
+                continue
+            except OSError:
+                return  # the reader is gone: keep draining the pipe so the task never blocks on it
+            view = view[written:]
+
+
+def relay(control: int, streams: list[_Stream], redactor: Redactor) -> None:
+    """Relay until every stream's writers have closed it."""
+    control_open = True
+    buffered = b""
+    open_streams = {stream.source: stream for stream in streams}
+    while open_streams:
+        watched = [*open_streams, control] if control_open else list(open_streams)
+        ready, _, _ = select.select(watched, [], [], IDLE_SECONDS)
+        if control_open:
+            # Tokens first: one is written to CONTROL before the task can print it.
+            while select.select([control], [], [], 0)[0]:
+                message = os.read(control, 65536)
+                if not message:
+                    control_open = False
+                    break
+                *tokens, buffered = (buffered + message).split(b"\n")
+                for token in tokens:
+                    redactor.learn(token.decode("ascii", "replace"))
+        if not ready:
+            for stream in open_streams.values():
+                stream.release()
+            continue
+        for source in ready:
+            if source not in open_streams:
+                continue  # the control pipe, read above
+            chunk = os.read(source, 65536)
+            if chunk:
+                open_streams[source].take(chunk)
+            else:
+                open_streams.pop(source).finish()
+
+
+def main(arguments: list[str]) -> None:
+    # The task's Ctrl-C or SIGTERM is for the task: this process ends when its writers are gone.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    control, out, err = (int(argument) for argument in arguments)
+    redactor = Redactor()
+    relay(control, [_Stream(out, 1, redactor), _Stream(err, 2, redactor)], redactor)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
