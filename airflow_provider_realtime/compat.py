@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import sys
+import threading
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
@@ -114,6 +115,11 @@ def in_supervised_task() -> bool:
     return comms is not None and type(comms).__name__ != "InProcessSupervisorComms"
 
 
+# Airflow 3.0's channel to the supervisor is not thread-safe (two threads reading answers at once read a
+# frame's middle as a length, and allocate gigabytes): tokens minted by a batch's threads queue here.
+_one_message_at_a_time = threading.Lock()
+
+
 def tell_supervisor(secret: str) -> None:
     """Ask the 3.x task supervisor (the process that writes the task log file) to mask ``secret`` too.
 
@@ -124,7 +130,7 @@ def tell_supervisor(secret: str) -> None:
         # No one to tell, or a supervisor in this very process, which Airflow 3.0 would have log each
         # message sent to it, secret included.
         return
-    with contextlib.suppress(Exception):
+    with _one_message_at_a_time, contextlib.suppress(Exception):
         from airflow.sdk.execution_time.comms import MaskSecret
 
         supervisor_comms().send(MaskSecret(value=secret, name=None))

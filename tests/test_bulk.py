@@ -385,3 +385,30 @@ def test_bad_fleet_arguments_fail_before_any_request(
     with pytest.raises(ValueError, match=message):
         run(CreateTranscriptionSessionOperator(task_id="fleet", **arguments))
     assert realtime_connection.request_count == 0
+
+
+def test_a_realtime_fleets_xcom_grows_with_its_tokens_not_with_its_settings(
+    realtime_connection: RealtimeEmulator,
+) -> None:
+    """2,000 voice-agent tokens with 10 KB of instructions and 10 tools: the settings every item echoes
+    alike are pushed once (XCom shared), so the XComs hold about 2,000 x (token, ids, expiries)."""
+    from airflow_provider_realtime.operators.realtime_session import CreateRealtimeSessionOperator
+
+    tool = {"type": "function", "parameters": {"type": "object", "properties": {}}, "description": "d" * 200}
+    session = {
+        "model": "gpt-realtime",
+        "instructions": "Be brief. " * 1000,
+        "tools": [{**tool, "name": f"tool_{n}"} for n in range(10)],
+    }
+    results, ti = run(
+        CreateRealtimeSessionOperator(task_id="fleet", session=session, count=2000, concurrency=16)
+    )
+
+    assert len({r["client_secret"] for r in results}) == 2000
+    assert ti.pushed["shared"]["instructions"] == session["instructions"]
+    # return_value is what execute returned (run() stands in for Airflow's push of it).
+    size = len(json.dumps(results)) + sum(len(json.dumps(ti.pushed[key])) for key in ("shared", "config"))
+    print(f"fleet XCom: {size / 1e6:.2f} MB")
+    assert size < 1_000_000, f"{size / 1e6:.1f} MB of XCom"
+    merged = {**ti.pushed["shared"], **results[7]}  # an item's whole result, as documented
+    assert merged["client_secret"] == results[7]["client_secret"] and len(merged["tools"]) == 10
