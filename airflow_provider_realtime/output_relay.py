@@ -10,7 +10,7 @@ so that what a task writes just before it ends (``os._exit``), or what its child
 still relayed; it ends when every writer has closed its pipes.
 
 Lines are held until their end (``\\n`` or ``\\r``), so a token written in pieces is found whole; a line
-longer than ``HOLD_LIMIT`` or idle for ``IDLE_SECONDS`` goes on up to a possible token start. Each chunk
+longer than ``HOLD_LIMIT`` or held for ``IDLE_SECONDS`` goes on up to a possible token start. Each chunk
 is searched for line ends once, so the cost is linear in what is written, newline or not.
 
 Standard library only: it runs as ``python -I -S output_relay.py CONTROL OUT ERR`` (no site-packages),
@@ -26,6 +26,7 @@ import re
 import select
 import signal
 import sys
+import time
 from typing import Final, TypeVar
 
 _Text = TypeVar("_Text", str, bytes)
@@ -42,7 +43,7 @@ _SHAPE_BYTES: Final = re.compile((_AFTER_BOUNDARY + TOKEN_PATTERN[2:]).encode())
 _TOKEN_CHARS: Final = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 HOLD_LIMIT: Final = 64 * 1024  # bytes of one line held back waiting for its end
-IDLE_SECONDS: Final = 0.5  # a line without its end goes on after this long without new output
+IDLE_SECONDS: Final = 0.5  # a line without its end goes on after being held this long
 
 
 class Redactor:
@@ -104,8 +105,11 @@ class _Stream:
     def __init__(self, source: int, target: int, redactor: Redactor) -> None:
         self.source, self.target, self.redactor = source, target, redactor
         self.pending = bytearray()
+        self.pending_since = 0.0  # when what is held now began to be held
 
     def take(self, chunk: bytes) -> None:
+        if not self.pending:
+            self.pending_since = time.monotonic()
         end = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
         if end >= 0:
             cut = len(self.pending) + end + 1
@@ -131,6 +135,7 @@ class _Stream:
             return
         data = self.redactor.data(bytes(self.pending[:cut]))
         del self.pending[:cut]
+        self.pending_since = time.monotonic()
         view = memoryview(data)
         while view:
             try:
@@ -143,35 +148,42 @@ class _Stream:
 
 
 def relay(control: int, streams: list[_Stream], redactor: Redactor) -> None:
-    """Relay until every stream's writers have closed it."""
-    control_open = True
+    """Relay until every stream's writers have closed it.
+
+    ``poll`` rather than ``select``: the descriptors keep the numbers they had in the task process,
+    which may be past ``select``'s limit of 1024.
+    """
+    readable = select.POLLIN | select.POLLHUP | select.POLLERR
+    watch = select.poll()
+    control_poll = select.poll()
+    control_poll.register(control, readable)
+    control_watch: select.poll | None = control_poll
     buffered = b""
     open_streams = {stream.source: stream for stream in streams}
+    for source in open_streams:
+        watch.register(source, readable)
     while open_streams:
-        watched = [*open_streams, control] if control_open else list(open_streams)
-        ready, _, _ = select.select(watched, [], [], IDLE_SECONDS)
-        if control_open:
-            # Tokens first: one is written to CONTROL before the task can print it.
-            while select.select([control], [], [], 0)[0]:
-                message = os.read(control, 65536)
-                if not message:
-                    control_open = False
-                    break
-                *tokens, buffered = (buffered + message).split(b"\n")
-                for token in tokens:
-                    redactor.learn(token.decode("ascii", "replace"))
-        if not ready:
-            for stream in open_streams.values():
-                stream.release()
-            continue
-        for source in ready:
-            if source not in open_streams:
-                continue  # the control pipe, read above
+        ready = watch.poll(IDLE_SECONDS * 1000)
+        # Tokens first: one is written to CONTROL before the task can print it.
+        while control_watch is not None and control_watch.poll(0):
+            message = os.read(control, 65536)
+            if not message:
+                control_watch = None
+                break
+            *tokens, buffered = (buffered + message).split(b"\n")
+            for token in tokens:
+                redactor.learn(token.decode("ascii", "replace"))
+        for source, _ in ready:
             chunk = os.read(source, 65536)
             if chunk:
                 open_streams[source].take(chunk)
             else:
+                watch.unregister(source)
                 open_streams.pop(source).finish()
+        now = time.monotonic()
+        for stream in open_streams.values():
+            if stream.pending and now - stream.pending_since >= IDLE_SECONDS:
+                stream.release()
 
 
 def main(arguments: list[str]) -> None:

@@ -163,3 +163,43 @@ def test_the_relay_ends_when_its_writers_are_gone_and_ignores_the_task_signals()
         os.write(running.out, b"after\n")
         stdout, _ = running.close()
     assert stdout == b"before\nafter\n" and running.process.returncode == 0
+
+
+def test_descriptors_past_selects_limit_are_relayed() -> None:
+    """The relay keeps the descriptor numbers of the task process, which may be past 1024 there."""
+    import fcntl
+    import resource
+
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < 2100:
+        pytest.skip("the open-files limit is below 2100")
+    read_end, write_end = os.pipe()
+    high = fcntl.fcntl(read_end, fcntl.F_DUPFD, 2000)
+    os.close(read_end)
+    control_read, control_write = os.pipe()
+    err_read, err_write = os.pipe()
+    process = subprocess.Popen(
+        [sys.executable, "-I", "-S", output_relay.__file__, str(control_read), str(high), str(err_read)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        pass_fds=(control_read, high, err_read),
+    )
+    for descriptor in (control_read, high, err_read):
+        os.close(descriptor)
+    os.write(control_write, TOKEN.encode() + b"\n")
+    os.write(write_end, f"high {TOKEN}\n".encode())
+    for descriptor in (control_write, write_end, err_write):
+        os.close(descriptor)
+    stdout, _ = process.communicate(timeout=30)
+    assert stdout == b"high ***\n"
+
+
+def test_a_line_trickling_without_its_end_still_goes_on() -> None:
+    """A spinner writes a character now and then and never a newline: it is passed on after being held
+    half a second, not only when the line reaches 64 KiB."""
+    with relay() as running:
+        for _ in range(8):
+            os.write(running.out, b"#")
+            time.sleep(0.1)
+        seen = running.wait_for_output()
+        stdout, _ = running.close()
+    assert seen.startswith(b"#") and stdout == b"#" * 8

@@ -479,8 +479,8 @@ class OpenAIRealtimeHook(BaseHook):
         batch = _Batch(self, requests, raise_for_status, require_client_secret)
         workers = min(concurrency, len(requests))
         self._batches.add(batch)
-        batch.start(workers)
         try:
+            batch.start(workers)
             batch.collect(on_result, until=None)
         except BaseException:
             batch.gate.stop("the task was stopped")
@@ -620,7 +620,7 @@ class OpenAIRealtimeHook(BaseHook):
             if gate is not None and requested is not None:
                 if wait is not None:
                     gate.hold(wait)  # the server asked: the whole batch waits, not only this request
-                elif attempt < max_attempts:
+                elif requested > policy.retry_after_max:
                     gate.stop(
                         f"the server asked for a wait of {requested:g} s, longer than retry_after_max "
                         f"({policy.retry_after_max:g} s)"
