@@ -208,8 +208,6 @@ def _start_relay() -> bool:
     os.close(out_write)
     os.close(err_write)
     _relay_control = control_write
-    for token in _redactor.known_text:  # those minted before the relay started
-        _write_all(control_write, token.encode() + b"\n")
     return True
 
 

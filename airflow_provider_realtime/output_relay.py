@@ -51,19 +51,18 @@ class Redactor:
     (wherever it stands: after a word character, an ANSI colour code or ``%3D``) from text or bytes.
 
     A known token is found by its ``ek_`` and a set lookup per distinct token length: the cost does not
-    grow with the number of tokens.
+    grow with the number of tokens. Only the tokens' hashes are kept (about 120 bytes per token, the
+    token itself is not held on to).
     """
 
     def __init__(self) -> None:
-        self.known_text: set[str] = set()
-        self.known_bytes: set[bytes] = set()
+        self.known_text: set[int] = set()
+        self.known_bytes: set[int] = set()
         self.lengths: list[int] = []
 
     def learn(self, token: str) -> None:
-        if token in self.known_text:
-            return
-        self.known_text.add(token)
-        self.known_bytes.add(token.encode())
+        self.known_text.add(hash(token))
+        self.known_bytes.add(hash(token.encode()))
         if len(token) not in self.lengths:
             self.lengths = sorted({*self.lengths, len(token)}, reverse=True)
 
@@ -78,7 +77,7 @@ class Redactor:
         return _known(_SHAPE_BYTES.sub(b"***", line), b"ek_", b"***", self.known_bytes, self.lengths)
 
 
-def _known(line: _Text, marker: _Text, hidden: _Text, known: set[_Text], lengths: list[int]) -> _Text:
+def _known(line: _Text, marker: _Text, hidden: _Text, known: set[int], lengths: list[int]) -> _Text:
     """``line`` with every known token replaced by ``hidden``."""
     if not known:
         return line
@@ -87,7 +86,7 @@ def _known(line: _Text, marker: _Text, hidden: _Text, known: set[_Text], lengths
     at = line.find(marker)
     while at != -1:
         for length in lengths:
-            if line[at : at + length] in known:
+            if hash(line[at : at + length]) in known:
                 pieces.append(line[start:at])
                 pieces.append(hidden)
                 start = at + length
