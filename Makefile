@@ -19,8 +19,9 @@ LOCK_DATE_3.2.2 := 2026-06-20
 # The extras each installs: the browser test and the distributed run (CeleryExecutor) run on 2.11 too
 # (and on 3.3, whose .venv has the dev extra).
 EXTRAS_2.11.2 := test,browser,distributed
-# What pytest runs on them (MATRIX_TESTS=tests/test_airflow.py for the Airflow-facing part only).
-MATRIX_TESTS ?= tests
+# What pytest runs on them: every test that touches Airflow code (those marked version_independent ran
+# on the primary version already). MATRIX_TESTS=tests/test_airflow.py for the real-process tier only.
+MATRIX_TESTS ?= tests -m "not version_independent"
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)

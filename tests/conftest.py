@@ -16,12 +16,18 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(EXAMPLE_DAGS)
 
 import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
 
 from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook  # noqa: E402
 from airflow_provider_realtime.testing import RealtimeEmulator  # noqa: E402
 from airflow_provider_realtime.testing.sandbox import AirflowSandbox  # noqa: E402
 
 pytest_plugins = ["airflow_provider_realtime.testing.pytest_plugin"]
+
+# Property tests: a quick pass by default, the thorough one in CI (.ci/run sets HYPOTHESIS_PROFILE).
+settings.register_profile("quick", max_examples=100, deadline=None)
+settings.register_profile("thorough", max_examples=600, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 
 # Retries in tests wait milliseconds, not seconds.
 FAST_RETRIES = {"backoff_initial": 0.001, "backoff_max": 0.005}

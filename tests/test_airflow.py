@@ -26,6 +26,8 @@ from airflow_provider_realtime.testing.sandbox import (
     DagRunRequest,
 )
 
+pytestmark = pytest.mark.airflow_process
+
 CONN = "AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT"
 PASTED = "AIRFLOW_CONN_OPENAI_REALTIME_PASTED"
 LIMITED = "AIRFLOW_CONN_OPENAI_REALTIME_LIMITED"
@@ -340,52 +342,96 @@ def _airflow_30_debug_echo(secret: str, output: str) -> bool:
     return all(line.startswith(echoes, 20) for line in output.splitlines() if secret in line)
 
 
-def test_no_key_or_token_leaks_from_a_real_task(
-    sandbox: AirflowSandbox, env: dict[str, str], shared_emulator: RealtimeEmulator
-) -> None:
-    ok = sandbox.airflow("tasks", "test", "realtime_mint_one_token", "mint", env=env)
+@dataclass(frozen=True)
+class LeakRuns:
+    """The CLI commands the leak tests search, each run once."""
+
+    runs: dict[str, CommandResult]
+    secrets: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def leak_runs(sandbox: AirflowSandbox) -> Iterator[LeakRuns]:
+    """``airflow tasks test`` minting, failing after a retry, denied a wrong key and refusing a pasted
+    key, and ``airflow connections test`` of the pasted key: each against an emulator of its own where
+    what it is answered matters. One at a time: two Airflow commands starting at once both write their
+    DAGs to the SQLite database, and one of them fails."""
+
+    wrong_key = "sk-wrong-" + os.urandom(12).hex()
+    pasted_key = "sk-pasted-" + os.urandom(12).hex()
+    with (
+        RealtimeEmulator("sk-" + os.urandom(16).hex()) as minting,
+        RealtimeEmulator("sk-" + os.urandom(16).hex()) as failing,
+    ):
+        refused = {
+            "error": {"message": "bad", "type": "invalid_request_error", "param": "session", "code": None}
+        }
+        failing.script(Fault.error(503), Fault.error(400, body=refused))
+        pasted = {PASTED: _connection(minting, pasted_key + "\n")}
+        # A logical date each, so that each command makes a DAG run of its own.
+        mint = ("tasks", "test", "realtime_mint_one_token", "mint")
+        commands = {
+            "ok": ((*mint, "2026-01-01"), {CONN: minting.connection_json()}),
+            "failed": (
+                (*mint, "2026-01-02"),
+                {CONN: failing.connection_json(backoff_initial=0.01, backoff_max=0.05)},
+            ),
+            "denied": ((*mint, "2026-01-03"), {CONN: _connection(minting, wrong_key)}),
+            "pasted_task": (("tasks", "test", "realtime_leak_probe", "pasted_key", "2026-01-04"), pasted),
+            "pasted_test": (
+                ("connections", "test", "openai_realtime_pasted"),
+                {**pasted, "AIRFLOW__CORE__TEST_CONNECTION": "Enabled"},
+            ),
+        }
+        runs = {name: sandbox.airflow(*args, env=env) for name, (args, env) in commands.items()}
+        secrets = {"API key": minting.api_key, "failing API key": failing.api_key}
+        secrets.update({"wrong API key": wrong_key, "pasted key": pasted_key})
+        secrets.update({f"token {index}": token for index, token in enumerate(minting.minted_tokens)})
+        yield LeakRuns(runs, secrets)
+
+
+def test_a_task_that_mints_succeeds_and_logs_the_answer(leak_runs: LeakRuns) -> None:
+    ok = leak_runs.runs["ok"]
     assert ok.returncode == 0, ok.output[-3000:]
     assert "answered 200" in ok.output, "the task log was captured"
-    shared_emulator.script(
-        Fault.error(503),
-        Fault.error(
-            400,
-            body={
-                "error": {"message": "bad", "type": "invalid_request_error", "param": "session", "code": None}
-            },
-        ),
-    )
-    failed = sandbox.airflow("tasks", "test", "realtime_mint_one_token", "mint", env=env)
-    assert task_failed(failed) and "RealtimeInvalidRequestError" in failed.output
-    wrong_key = "sk-wrong-" + os.urandom(12).hex()
-    bad_env = {
-        **env,
-        CONN: json.dumps(
-            {"conn_type": "openai_realtime", "host": shared_emulator.base_url, "password": wrong_key}
-        ),
-    }
-    denied = sandbox.airflow("tasks", "test", "realtime_mint_one_token", "mint", env=bad_env)
-    assert task_failed(denied) and "RealtimeAuthenticationError" in denied.output
-    dag_run = sandbox.dags_test("realtime_chain_config", env=env)
-    assert dag_run.returncode == 0
-    # A key pasted with a trailing newline: refused before any request, and never printed (issue 8, finding 1).
-    pasted_key = "sk-pasted-" + os.urandom(12).hex()
-    pasted_env = {**env, PASTED: _connection(shared_emulator, pasted_key + "\n")}
-    pasted_task = sandbox.airflow("tasks", "test", "realtime_leak_probe", "pasted_key", env=pasted_env)
+
+
+def test_a_task_refused_after_a_retry_fails_with_the_servers_reason(leak_runs: LeakRuns) -> None:
+    failed = leak_runs.runs["failed"]
+    assert task_failed(failed) and "RealtimeInvalidRequestError" in failed.output, failed.output[-3000:]
+
+
+def test_a_wrong_key_fails_the_task_with_an_authentication_error(leak_runs: LeakRuns) -> None:
+    denied = leak_runs.runs["denied"]
+    assert task_failed(denied) and "RealtimeAuthenticationError" in denied.output, denied.output[-3000:]
+
+
+def test_a_pasted_key_is_refused_naming_the_connection_before_any_request(leak_runs: LeakRuns) -> None:
+    """A key pasted with a trailing newline (issue 8, finding 1)."""
+    pasted_task = leak_runs.runs["pasted_task"]
     assert task_failed(pasted_task), pasted_task.output[-3000:]
     assert REFUSED_PASTED_KEY in plain(pasted_task.output), pasted_task.output[-3000:]
-    pasted_test = sandbox.airflow(
-        "connections",
-        "test",
-        "openai_realtime_pasted",
-        env={**pasted_env, "AIRFLOW__CORE__TEST_CONNECTION": "Enabled"},
-    )
+    pasted_test = leak_runs.runs["pasted_test"]
     assert "leading or trailing whitespace" in pasted_test.output, pasted_test.output[-2000:]
 
-    secrets = {"API key": shared_emulator.api_key, "wrong API key": wrong_key, "pasted key": pasted_key}
-    secrets.update({f"token {index}": token for index, token in enumerate(shared_emulator.minted_tokens)})
-    assert len(secrets) >= 5, "the runs minted tokens to look for"
-    places = _haystacks(sandbox, ok, failed, denied, dag_run, pasted_task, pasted_test)
+
+def test_no_key_or_token_in_any_output_log_file_or_table(
+    leak_runs: LeakRuns, example_runs: dict[str, Any], sandbox: AirflowSandbox
+) -> None:
+    """Every secret of those commands, and of the example DAG runs, searched in their outputs, the task
+    log files and every table of the metadata database (but the XCom return values, which carry the
+    token by design)."""
+    secrets = dict(leak_runs.secrets)
+    outputs = list(leak_runs.runs.values())
+    for dag_id in BATCH:
+        run = example_runs.get(dag_id)
+        if run is None:
+            continue
+        secrets[f"{dag_id} API key"] = run.emulator.api_key
+        secrets.update({f"{dag_id} token {i}": token for i, token in enumerate(run.emulator.minted_tokens)})
+        outputs.append(CommandResult(0, run.outcome.output, run.outcome.run_id))
+    assert len(secrets) >= 20, "the runs minted tokens to look for"
+    places = _haystacks(sandbox, *outputs)
     leaks = [
         (name, place)
         for name, secret in secrets.items()

@@ -27,6 +27,7 @@ BROWSER_VERSIONS = ((3, 3), (2, 11))
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 pytestmark = [
+    pytest.mark.airflow_process,
     pytest.mark.skipif(
         compat.airflow_version() not in BROWSER_VERSIONS,
         reason=f"the browser test runs on Airflow {', '.join(f'{major}.{minor}' for major, minor in BROWSER_VERSIONS)}",

@@ -8,6 +8,8 @@ import pytest
 
 from airflow_provider_realtime import contract
 
+pytestmark = pytest.mark.version_independent
+
 LIFETIME = {"anchor": "created_at", "seconds": 120}
 
 # (beta-shaped settings, the same settings in the current API's body) for every field in the reference.

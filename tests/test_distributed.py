@@ -27,6 +27,8 @@ from airflow_provider_realtime.compat import airflow_version
 from airflow_provider_realtime.testing import RealtimeEmulator
 from airflow_provider_realtime.testing.sandbox import AirflowSandbox
 
+pytestmark = pytest.mark.airflow_process
+
 ROOT = Path(__file__).resolve().parent.parent
 FLEET, FAN_OUT, CARELESS = "realtime_fleet_refresh", "realtime_fan_out", "realtime_careless_fleet"
 ALL_DAGS = (FLEET, FAN_OUT, CARELESS)

@@ -12,6 +12,8 @@ import requests
 
 from airflow_provider_realtime.testing import Fault, RealtimeEmulator
 
+pytestmark = pytest.mark.version_independent
+
 
 def _post(emulator: RealtimeEmulator, path: str, body: object, **headers: str) -> requests.Response:
     return requests.post(

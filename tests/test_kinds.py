@@ -20,6 +20,8 @@ from airflow_provider_realtime.operators.transcription_session import CreateTran
 from airflow_provider_realtime.operators.translation_session import CreateTranslationSessionOperator
 from airflow_provider_realtime.testing import Fault, RealtimeEmulator
 
+pytestmark = pytest.mark.version_independent
+
 # OpenAI's published spec (2.3.0), cut down to the three client-secret endpoints and their schemas.
 SPEC = json.loads((Path(__file__).parent / "spec" / "openai-realtime-openapi.json").read_text())
 

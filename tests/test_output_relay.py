@@ -19,6 +19,8 @@ import pytest
 
 from airflow_provider_realtime import output_relay
 
+pytestmark = pytest.mark.version_independent
+
 TOKEN = "ek_" + "9f3bA7c2" * 4
 OTHER = "ek_" + "41dE0b7a" * 4
 

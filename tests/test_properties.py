@@ -6,10 +6,12 @@ import json
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from airflow_provider_realtime import contract
+
+pytestmark = pytest.mark.version_independent
 
 KNOWN_KEYS = sorted(
     contract.BETA_KEYS
@@ -85,7 +87,6 @@ lifetimes = st.one_of(
 FIELD_PREFIXES = ("session", "expires_after_seconds")
 
 
-@settings(max_examples=600, deadline=None)
 @given(session=sessions, lifetime=lifetimes, endpoint=st.sampled_from(contract.ENDPOINTS))
 def test_any_settings_give_a_request_or_a_value_error_naming_a_field(
     session: object, lifetime: object, endpoint: str
@@ -104,7 +105,6 @@ def test_any_settings_give_a_request_or_a_value_error_naming_a_field(
         assert "model" not in body
 
 
-@settings(max_examples=300, deadline=None)
 @given(body=values, endpoint=st.sampled_from(contract.ENDPOINTS))
 def test_shaping_any_answer_never_raises(body: object, endpoint: str) -> None:
     result = contract.shape_result(endpoint, body)
@@ -129,7 +129,6 @@ def nested(depth: int, key: str = "x") -> dict:
     return value
 
 
-@settings(max_examples=200, deadline=None)
 @given(
     depth=st.integers(1, 6000),
     where=st.sampled_from(["unknown", "input_audio_transcription", "turn_detection", "audio"]),
