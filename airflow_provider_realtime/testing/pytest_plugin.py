@@ -4,17 +4,27 @@ Enable them in your ``conftest.py``::
 
     pytest_plugins = ["airflow_provider_realtime.testing.pytest_plugin"]
 
-then ask for ``realtime_emulator`` (the running emulator) or ``realtime_connection`` (the emulator with
-``AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT`` pointing at it for the test's duration).
+then ask for ``realtime_emulator`` (the running emulator), ``realtime_connection`` (the emulator with
+``AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT`` pointing at it for the test's duration) and
+``realtime_dag_test`` (run a DAG of your DAGs folder once, in a throwaway Airflow, and read its XComs).
+The DAGs folder is the ``realtime_dags_folder`` ini option (default ``dags``, beside the ini file).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from airflow_provider_realtime.testing.emulator import RealtimeEmulator
+from airflow_provider_realtime.testing.sandbox import AirflowSandbox, DagRunOutcome, DagRunRequest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini("realtime_dags_folder", "the DAGs folder realtime_dag_test runs DAGs from", default="dags")
 
 
 @pytest.fixture
@@ -34,3 +44,46 @@ def realtime_connection(
         realtime_emulator.connection_json(backoff_initial=0.01, backoff_max=0.05),
     )
     return realtime_emulator
+
+
+@dataclass(frozen=True)
+class DagTestResult:
+    """One run of :func:`realtime_dag_test`: how it went, its XComs keyed by ``(task_id, map_index,
+    key)`` and its task states keyed by ``(task_id, map_index)`` (``map_index`` -1 when not mapped)."""
+
+    outcome: DagRunOutcome
+    xcoms: dict[tuple[str, int, str], Any]
+    states: dict[tuple[str, int], str]
+
+
+@pytest.fixture(scope="session")
+def realtime_sandbox(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AirflowSandbox:
+    """A throwaway Airflow (SQLite metadata database, migrated once per session) whose DAGs folder is
+    the ``realtime_dags_folder`` ini option."""
+    config = request.config
+    base = Path(config.inipath).parent if config.inipath else Path(config.rootpath)
+    dags = base / str(config.getini("realtime_dags_folder"))  # an absolute path stays as it is
+    sandbox = AirflowSandbox(tmp_path_factory.mktemp("airflow-home"), dags)
+    sandbox.migrate()
+    return sandbox
+
+
+@pytest.fixture
+def realtime_dag_test(realtime_sandbox: AirflowSandbox) -> Callable[..., DagTestResult]:
+    """``realtime_dag_test(dag_id, conf=None)`` runs the DAG once with ``DAG.test()`` in the sandbox, with
+    this test's connections (``AIRFLOW_CONN_…``, as ``realtime_connection`` sets), and returns a
+    :class:`DagTestResult`. Airflow starts for each call (several seconds)."""
+
+    def run(dag_id: str, conf: dict[str, Any] | None = None) -> DagTestResult:
+        outcome = realtime_sandbox.run_dags([DagRunRequest(dag_id, conf=conf)])[dag_id]
+        if outcome.run_id is None:
+            return DagTestResult(outcome, {}, {})
+        return DagTestResult(
+            outcome,
+            realtime_sandbox.xcoms(dag_id, outcome.run_id),
+            realtime_sandbox.task_states(dag_id, outcome.run_id),
+        )
+
+    return run

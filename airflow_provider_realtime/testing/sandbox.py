@@ -130,12 +130,11 @@ class AirflowSandbox:
         return self.home / "airflow.db"
 
     def environ(self, env: dict[str, str] | None = None) -> dict[str, str]:
-        """The process environment for an ``airflow`` command in this sandbox."""
-        environ = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_"))
-        }
+        """The process environment for an ``airflow`` command in this sandbox: this process's, less its
+        Airflow configuration (``AIRFLOW__…``, which belongs to another home), with its connections and
+        variables (``AIRFLOW_CONN_…``, ``AIRFLOW_VAR_…``: a test's emulator connection reaches the DAG),
+        and ``env`` on top."""
+        environ = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW__")}
         # Airflow 2's executors start `airflow tasks run` by name: the one beside this interpreter.
         bin_dir = str(Path(sys.executable).parent)
         environ["PATH"] = os.pathsep.join([bin_dir, *environ.get("PATH", "").split(os.pathsep)])
