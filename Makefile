@@ -37,16 +37,21 @@ install: $(STAMP)
 		-e '.[$(or $(EXTRAS_$*),test)]'
 	touch $@
 
+# Both cores, each test file on one worker (a file's session fixtures, such as its Airflow runs, are made
+# once): PYTEST_WORKERS=0 runs in this process.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
+
 ## make test: lint, type-check, then the whole test suite (unit, emulator, faults, soak, real Airflow runs).
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
 
 ## make test-matrix: the test suite on every other Airflow version of $(MATRIX), one after the other.
 test-matrix: $(foreach version,$(MATRIX),.venv-$(version)/.installed-stamp)
 	@for version in $(MATRIX); do \
 		echo "=== Airflow $$version: pytest $(MATRIX_TESTS)"; \
 		start=$$(date +%s); \
-		.venv-$$version/bin/python -m pytest $(MATRIX_TESTS) || exit 1; \
+		.venv-$$version/bin/python -m pytest $(PYTEST_PARALLEL) $(MATRIX_TESTS) || exit 1; \
 		echo "=== Airflow $$version: passed in $$(( $$(date +%s) - start )) s"; \
 	done
 
@@ -76,7 +81,7 @@ lock-matrix: $(STAMP)
 	@for version in $(MATRIX); do \
 		rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock && \
 		$(BIN)/uv pip install --python .venv-lock/bin/python --quiet --exclude-newer "$$(make -s lock-date-$$version)" \
-			"apache-airflow==$$version" pytest hypothesis jsonschema apache-airflow-providers-redis $$(make -s lock-extras-$$version) && \
+			"apache-airflow==$$version" pytest pytest-xdist hypothesis jsonschema apache-airflow-providers-redis $$(make -s lock-extras-$$version) && \
 		{ echo "# Apache Airflow $$version with the dependencies of its own time (resolved as of $$(make -s lock-date-$$version)) and the test tools. Refresh: make lock-matrix"; \
 		  $(BIN)/uv pip freeze --python .venv-lock/bin/python | grep -v -E '^(pip|setuptools|uv)=='; } \
 			> requirements/airflow-$$version.txt || exit 1; \
