@@ -67,7 +67,7 @@ class ExampleRun:
     outcome: DagRunOutcome
     emulator: RealtimeEmulator
     xcoms: dict[tuple[str, int, str], Any]
-    states: dict[tuple[str, int], str]
+    states: dict[tuple[str, int], str | None]
 
     def succeeded(self) -> dict[tuple[str, int, str], Any]:
         """The run's XComs, once every task of it succeeded."""
@@ -120,13 +120,7 @@ def example_runs(
         outcomes = sandbox.run_dags(requests)
         runs: dict[str, Any] = {"token_dir": token_dir, "redis": redis}
         for dag_id, outcome in outcomes.items():
-            run_id = outcome.run_id
-            runs[dag_id] = ExampleRun(
-                outcome,
-                emulators[dag_id],
-                sandbox.xcoms(dag_id, run_id) if run_id else {},
-                sandbox.task_states(dag_id, run_id) if run_id else {},
-            )
+            runs[dag_id] = ExampleRun(outcome, emulators[dag_id], outcome.xcoms, outcome.states)
         yield runs
 
 

@@ -5,8 +5,10 @@ Airflow's start-up (imports, configuration, its in-process execution API on 3.x)
 ``airflow dags test`` costs: about 7 s for the first DAG run here, a fraction of a second for each one
 after it. ``python -m airflow_provider_realtime.testing.dag_runner PLAN RESULTS`` reads the runs from the
 JSON file PLAN (``[{"dag_id", "env", "conf"}, …]``), runs them in order, each with its own environment
-variables (its connections), and writes ``[{"dag_id", "run_id", "state", "error"}, …]`` to RESULTS. A
-line ``=== dag run: DAG_ID`` goes to standard output before each run, to tell their logs apart.
+variables (its connections), and writes ``[{"dag_id", "run_id", "state", "error", "states", "xcoms"},
+…]`` to RESULTS: each task instance's state and each XCom, read through Airflow's own models
+(``DagRun.get_task_instances``, ``XCom.get_many``), not its tables. A line ``=== dag run: DAG_ID`` goes
+to standard output before each run, to tell their logs apart.
 """
 
 from __future__ import annotations
@@ -46,8 +48,34 @@ def _run(bag: Any, run: dict[str, Any]) -> dict[str, Any]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    state = getattr(dag_run.state, "value", dag_run.state)
-    return {"dag_id": run["dag_id"], "run_id": dag_run.run_id, "state": str(state), "error": None}
+    return {
+        "dag_id": run["dag_id"],
+        "run_id": dag_run.run_id,
+        "state": _text(dag_run.state),
+        "error": None,
+        "states": [[ti.task_id, ti.map_index, _text(ti.state)] for ti in dag_run.get_task_instances()],
+        "xcoms": _xcoms(run["dag_id"], dag_run.run_id),
+    }
+
+
+def _text(state: Any) -> str | None:
+    return None if state is None else str(getattr(state, "value", state))
+
+
+def _xcoms(dag_id: str, run_id: str) -> list[list[Any]]:
+    """``[task_id, map_index, key, value]`` of every XCom of the run (Airflow 3 names the model XComModel,
+    and its ``get_many`` builds a select statement where Airflow 2's returns a query of deserialized rows)."""
+    import airflow.models.xcom
+    from airflow.utils.session import create_session
+
+    model: Any = getattr(airflow.models.xcom, "XComModel", None)
+    with create_session() as session:
+        if model is not None:  # Airflow 3
+            rows = session.scalars(model.get_many(run_id=run_id, dag_ids=dag_id))
+            return [[row.task_id, row.map_index, row.key, model.deserialize_value(row)] for row in rows]
+        # Airflow 2: a query, bound to the session given; its rows come back deserialized already.
+        rows = airflow.models.xcom.XCom.get_many(run_id=run_id, dag_ids=dag_id, session=session)
+        return [[row.task_id, row.map_index, row.key, row.value] for row in rows]
 
 
 def main(plan_path: str, results_path: str) -> int:
@@ -63,7 +91,7 @@ def main(plan_path: str, results_path: str) -> int:
         for stream in (sys.stderr, sys.stdout):
             stream.flush()
     with open(results_path, "w", encoding="utf-8") as results_file:
-        json.dump(results, results_file)
+        json.dump(results, results_file, default=str)
     return 0
 
 

@@ -53,7 +53,7 @@ class DagTestResult:
 
     outcome: DagRunOutcome
     xcoms: dict[tuple[str, int, str], Any]
-    states: dict[tuple[str, int], str]
+    states: dict[tuple[str, int], str | None]
 
 
 @pytest.fixture(scope="session")
@@ -78,12 +78,6 @@ def realtime_dag_test(realtime_sandbox: AirflowSandbox) -> Callable[..., DagTest
 
     def run(dag_id: str, conf: dict[str, Any] | None = None) -> DagTestResult:
         outcome = realtime_sandbox.run_dags([DagRunRequest(dag_id, conf=conf)])[dag_id]
-        if outcome.run_id is None:
-            return DagTestResult(outcome, {}, {})
-        return DagTestResult(
-            outcome,
-            realtime_sandbox.xcoms(dag_id, outcome.run_id),
-            realtime_sandbox.task_states(dag_id, outcome.run_id),
-        )
+        return DagTestResult(outcome, outcome.xcoms, outcome.states)
 
     return run

@@ -101,6 +101,8 @@ class DagRunOutcome:
     :param state: ``success`` or ``failed`` (None when the run could not start: see ``error``).
     :param output: what the run logged and printed.
     :param error: the traceback of an exception ``DAG.test()`` raised, or why the DAG was not found.
+    :param states: each task instance's state, keyed by ``(task_id, map_index)`` (-1 when not mapped).
+    :param xcoms: each XCom's value, keyed by ``(task_id, map_index, key)``.
     """
 
     dag_id: str
@@ -108,6 +110,8 @@ class DagRunOutcome:
     state: str | None
     output: str
     error: str | None
+    states: dict[tuple[str, int], str | None] = field(default_factory=dict)
+    xcoms: dict[tuple[str, int, str], Any] = field(default_factory=dict)
 
 
 class AirflowSandbox:
@@ -367,6 +371,8 @@ class AirflowSandbox:
                 state=result["state"],
                 output=outputs.get(result["dag_id"]) or "",
                 error=result["error"],
+                states={(task, index): state for task, index, state in result.get("states", [])},
+                xcoms={(task, index, key): value for task, index, key, value in result.get("xcoms", [])},
             )
             for result in json.loads(results_file.read_text())
         }
