@@ -322,18 +322,29 @@ def _haystacks(sandbox: AirflowSandbox, *runs: CommandResult) -> dict[str, str]:
 def _airflow_30_debug_echo(secret: str, output: str) -> bool:
     """Whether ``secret`` appears in a command's ``output`` only where Airflow 3.0 itself echoes it.
 
-    Airflow 3.0's ``airflow tasks test`` and ``dags test`` log every message between the task and their
-    in-process supervisor at debug level, unmasked (the message objects escape the masker): the password
-    Airflow's own connection lookup sends to be masked (``MaskSecret(value=…)``), the XComs pushed, the
-    rendered fields. Every provider's secrets show there, on the console of those two local commands
-    only; 3.1 fixed it. The README's Compatibility section says so.
+    Airflow 3.0's ``airflow tasks test`` and ``dags test`` (and ``DAG.test()``) log every message between
+    the task and their in-process supervisor at debug level, unmasked (the message objects escape the
+    masker): the password Airflow's own connection lookup sends to be masked (``MaskSecret(value=…)``),
+    the XComs pushed, the rendered fields; and a failed task's traceback with every frame's locals.
+    Every provider's secrets show there, on the console of those local runs only; 3.1 fixed it. The
+    README's Compatibility section says so.
     """
     from airflow_provider_realtime import compat
 
     if compat.airflow_version() != (3, 0):
         return False
     echoes = ("[debug    ] Sending request", "[debug    ] Received message from task runner")
-    return all(line.startswith(echoes, 20) for line in output.splitlines() if secret in line)
+    return all(
+        line.startswith(echoes, 20) or _rich_traceback_locals(line)
+        for line in output.splitlines()
+        if secret in line
+    )
+
+
+def _rich_traceback_locals(line: str) -> bool:
+    """A line of the boxed traceback Airflow 3.0 prints on the console, with every frame's local variables
+    (a failed fleet task's results among them); its task log files have no such box."""
+    return "\x1b[34m│\x1b[0m" in line and "\x1b[31m│\x1b[0m" in line
 
 
 @dataclass(frozen=True)
