@@ -44,7 +44,7 @@ PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
 ## make test: lint, type-check, then the whole test suite (unit, emulator, faults, soak, real Airflow runs).
 test: lint
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=12
 
 ## make test-matrix: the test suite on every other Airflow version of $(MATRIX), one after the other.
 test-matrix: $(foreach version,$(MATRIX),.venv-$(version)/.installed-stamp)

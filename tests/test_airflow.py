@@ -5,9 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
-import sqlite3
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow_runs import (
+    CONN,
+    LIMITED,
+    PASTED,
+    REFUSED_PASTED_KEY,
+    connection_for,
+    haystacks,
+    leaks,
+    plain,
+)
 from servers import RedisServer, redis_server
 
 from airflow_provider_realtime.testing import Fault, RealtimeEmulator
@@ -28,17 +36,6 @@ from airflow_provider_realtime.testing.sandbox import (
 
 pytestmark = pytest.mark.airflow_process
 
-CONN = "AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT"
-PASTED = "AIRFLOW_CONN_OPENAI_REALTIME_PASTED"
-LIMITED = "AIRFLOW_CONN_OPENAI_REALTIME_LIMITED"
-REFUSED_PASTED_KEY = (
-    "connection 'openai_realtime_pasted': the API key (password) has leading or trailing whitespace"
-)
-
-
-def _connection(emulator: RealtimeEmulator, password: str) -> str:
-    return json.dumps({"conn_type": "openai_realtime", "host": emulator.base_url, "password": password})
-
 
 @pytest.fixture
 def env(shared_emulator: RealtimeEmulator, tmp_path: Path) -> dict[str, str]:
@@ -47,17 +44,6 @@ def env(shared_emulator: RealtimeEmulator, tmp_path: Path) -> dict[str, str]:
         CONN: shared_emulator.connection_json(backoff_initial=0.01, backoff_max=0.05),
         "REALTIME_TOKEN_DIR": str(tmp_path),
     }
-
-
-def task_failed(run: CommandResult) -> bool:
-    """Whether ``airflow tasks test`` ran the task to failure: Airflow 2 exits non-zero, Airflow 3 exits 0
-    and logs the new state."""
-    return run.returncode != 0 or "new_state=failed" in run.output
-
-
-def plain(output: str) -> str:
-    """Command output as text: without terminal colours and with the console's line wrapping undone."""
-    return " ".join(re.sub(r"\x1b\[[0-9;]*m", "", output).split())
 
 
 @dataclass(frozen=True)
@@ -302,132 +288,13 @@ def test_example_raw_probe_models(example_runs: dict[str, Any]) -> None:
     )
 
 
-def _haystacks(sandbox: AirflowSandbox, *runs: CommandResult) -> dict[str, str]:
-    """Every place a secret could leak to: command output, task log files, the metadata DB (but the XCom
-    return values, which carry the token by design), including the config XComs."""
-    places = {f"output of run {index}": run.output for index, run in enumerate(runs)}
-    for path in (sandbox.home / "logs").rglob("*"):
-        if path.is_file():
-            places[str(path)] = path.read_text(errors="replace")
-    with sqlite3.connect(sandbox.database) as connection:
-        tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for table in tables:
-            query = f'SELECT * FROM "{table}"'  # noqa: S608 - table names come from sqlite_master
-            if table == "xcom":
-                query += " WHERE \"key\" != 'return_value'"
-            places[f"table {table}"] = "\n".join(map(repr, connection.execute(query)))
-    return places
-
-
-def _airflow_30_debug_echo(secret: str, output: str) -> bool:
-    """Whether ``secret`` appears in a command's ``output`` only where Airflow 3.0 itself echoes it.
-
-    Airflow 3.0's ``airflow tasks test`` and ``dags test`` (and ``DAG.test()``) log every message between
-    the task and their in-process supervisor at debug level, unmasked (the message objects escape the
-    masker): the password Airflow's own connection lookup sends to be masked (``MaskSecret(value=…)``),
-    the XComs pushed, the rendered fields; and a failed task's traceback with every frame's locals.
-    Every provider's secrets show there, on the console of those local runs only; 3.1 fixed it. The
-    README's Compatibility section says so.
-    """
-    from airflow_provider_realtime import compat
-
-    if compat.airflow_version() != (3, 0):
-        return False
-    echoes = ("[debug    ] Sending request", "[debug    ] Received message from task runner")
-    return all(
-        line.startswith(echoes, 20) or _rich_traceback_locals(line)
-        for line in output.splitlines()
-        if secret in line
-    )
-
-
-def _rich_traceback_locals(line: str) -> bool:
-    """A line of the boxed traceback Airflow 3.0 prints on the console, with every frame's local variables
-    (a failed fleet task's results among them); its task log files have no such box."""
-    return "\x1b[34m│\x1b[0m" in line and "\x1b[31m│\x1b[0m" in line
-
-
-@dataclass(frozen=True)
-class LeakRuns:
-    """The CLI commands the leak tests search, each run once."""
-
-    runs: dict[str, CommandResult]
-    secrets: dict[str, str]
-
-
-@pytest.fixture(scope="module")
-def leak_runs(sandbox: AirflowSandbox) -> Iterator[LeakRuns]:
-    """``airflow tasks test`` minting, failing after a retry, denied a wrong key and refusing a pasted
-    key, and ``airflow connections test`` of the pasted key: each against an emulator of its own where
-    what it is answered matters. One at a time: two Airflow commands starting at once both write their
-    DAGs to the SQLite database, and one of them fails."""
-
-    wrong_key = "sk-wrong-" + os.urandom(12).hex()
-    pasted_key = "sk-pasted-" + os.urandom(12).hex()
-    with (
-        RealtimeEmulator("sk-" + os.urandom(16).hex()) as minting,
-        RealtimeEmulator("sk-" + os.urandom(16).hex()) as failing,
-    ):
-        refused = {
-            "error": {"message": "bad", "type": "invalid_request_error", "param": "session", "code": None}
-        }
-        failing.script(Fault.error(503), Fault.error(400, body=refused))
-        pasted = {PASTED: _connection(minting, pasted_key + "\n")}
-        # A logical date each, so that each command makes a DAG run of its own.
-        mint = ("tasks", "test", "realtime_mint_one_token", "mint")
-        commands = {
-            "ok": ((*mint, "2026-01-01"), {CONN: minting.connection_json()}),
-            "failed": (
-                (*mint, "2026-01-02"),
-                {CONN: failing.connection_json(backoff_initial=0.01, backoff_max=0.05)},
-            ),
-            "denied": ((*mint, "2026-01-03"), {CONN: _connection(minting, wrong_key)}),
-            "pasted_task": (("tasks", "test", "realtime_leak_probe", "pasted_key", "2026-01-04"), pasted),
-            "pasted_test": (
-                ("connections", "test", "openai_realtime_pasted"),
-                {**pasted, "AIRFLOW__CORE__TEST_CONNECTION": "Enabled"},
-            ),
-        }
-        runs = {name: sandbox.airflow(*args, env=env) for name, (args, env) in commands.items()}
-        secrets = {"API key": minting.api_key, "failing API key": failing.api_key}
-        secrets.update({"wrong API key": wrong_key, "pasted key": pasted_key})
-        secrets.update({f"token {index}": token for index, token in enumerate(minting.minted_tokens)})
-        yield LeakRuns(runs, secrets)
-
-
-def test_a_task_that_mints_succeeds_and_logs_the_answer(leak_runs: LeakRuns) -> None:
-    ok = leak_runs.runs["ok"]
-    assert ok.returncode == 0, ok.output[-3000:]
-    assert "answered 200" in ok.output, "the task log was captured"
-
-
-def test_a_task_refused_after_a_retry_fails_with_the_servers_reason(leak_runs: LeakRuns) -> None:
-    failed = leak_runs.runs["failed"]
-    assert task_failed(failed) and "RealtimeInvalidRequestError" in failed.output, failed.output[-3000:]
-
-
-def test_a_wrong_key_fails_the_task_with_an_authentication_error(leak_runs: LeakRuns) -> None:
-    denied = leak_runs.runs["denied"]
-    assert task_failed(denied) and "RealtimeAuthenticationError" in denied.output, denied.output[-3000:]
-
-
-def test_a_pasted_key_is_refused_naming_the_connection_before_any_request(leak_runs: LeakRuns) -> None:
-    """A key pasted with a trailing newline (issue 8, finding 1)."""
-    pasted_task = leak_runs.runs["pasted_task"]
-    assert task_failed(pasted_task), pasted_task.output[-3000:]
-    assert REFUSED_PASTED_KEY in plain(pasted_task.output), pasted_task.output[-3000:]
-    pasted_test = leak_runs.runs["pasted_test"]
-    assert "leading or trailing whitespace" in pasted_test.output, pasted_test.output[-2000:]
-
-
-def test_no_key_or_token_in_any_output_log_file_or_table(
-    leak_runs: LeakRuns, example_runs: dict[str, Any], sandbox: AirflowSandbox
+def test_no_key_or_token_of_the_example_runs_in_their_outputs_log_files_or_tables(
+    example_runs: dict[str, Any], sandbox: AirflowSandbox
 ) -> None:
-    """Every secret of those commands, and of the example DAG runs, searched in their outputs, the task
-    log files and every table of the metadata database (but the XCom return values, which carry the
-    token by design)."""
-    secrets = dict(leak_runs.secrets)
-    outputs = list(leak_runs.runs.values())
+    """Every key and token of the example DAG runs, searched in their outputs, the task log files and
+    every table of the metadata database (but the XCom return values, which carry the token by design)."""
+    secrets: dict[str, str] = {}
+    outputs = []
     for dag_id in BATCH:
         run = example_runs.get(dag_id)
         if run is None:
@@ -436,15 +303,10 @@ def test_no_key_or_token_in_any_output_log_file_or_table(
         secrets.update({f"{dag_id} token {i}": token for i, token in enumerate(run.emulator.minted_tokens)})
         outputs.append(CommandResult(0, run.outcome.output, run.outcome.run_id))
     assert len(secrets) >= 20, "the runs minted tokens to look for"
-    places = _haystacks(sandbox, *outputs)
-    leaks = [
-        (name, place)
-        for name, secret in secrets.items()
-        for place, text in places.items()
-        if secret in text and not _airflow_30_debug_echo(secret, text)
-    ]
-    print(f"leak search: {len(secrets)} secrets in {len(places)} places, {len(leaks)} leaks")
-    assert leaks == []
+    places = haystacks(sandbox, *outputs)
+    found = leaks(secrets, places)
+    print(f"leak search: {len(secrets)} secrets in {len(places)} places, {len(found)} leaks")
+    assert found == []
 
 
 def test_tokens_are_masked_in_the_task_log_files_of_an_executor_run(
@@ -461,7 +323,7 @@ def test_tokens_are_masked_in_the_task_log_files_of_an_executor_run(
         limited.script(*[None] * 5, *[Fault.error(429, retry_after="2")] * 600)
         env = {
             **env,
-            PASTED: _connection(shared_emulator, pasted_key + "\n"),
+            PASTED: connection_for(shared_emulator, pasted_key + "\n"),
             LIMITED: limited.connection_json(max_retries=5),
         }
         with sandbox.executor():
