@@ -64,6 +64,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
             "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
             "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{redis.port}/1",
             "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + postgres.sqlalchemy_url,
+            # The scheduler gives a send to the broker 1 s by default; on a loaded CI machine (the suite
+            # runs on both cores) that ran out, and the alarm broke its half-imported redis client.
+            "AIRFLOW__CELERY__OPERATION_TIMEOUT": "30",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT": emulator.connection_json(),

@@ -36,11 +36,12 @@ class BaseClientSecretOperator(BaseOperator):
     echoed them; with ``"raw"`` ``{"status": int, "body": parsed JSON or text}``. XCom ``config`` is the
     request as given (never the key or token), to repeat it with another operator of the same kind.
 
-    Many tokens in one task: the result is a list of such results in input order, ``None`` where an
-    item failed after its retries, and XCom ``failures`` lists each failure (``index``, ``error``,
-    ``status``, ``request_id``, ``message``). Nothing minted is lost: when items fail, the tokens that
-    were minted are still pushed, then the task fails naming how many failed and why (or succeeds, with
-    ``allow_partial=True``).
+    Many tokens in one task: the result is a list in input order, ``None`` where an item failed after its
+    retries; structured items keep their token's own keys, and what every item holds alike is pushed once
+    as XCom ``shared`` (``{**shared, **item}`` is an item's whole result). XCom ``failures`` lists each
+    failure (``index``, ``error``, ``status``, ``request_id``, ``message``). Nothing minted is lost: when
+    items fail, or the task is stopped mid-batch, the tokens that were minted are still pushed, then the
+    task fails naming how many failed and why (or succeeds, with ``allow_partial=True``).
 
     :param conn_id: Airflow connection id (default ``openai_realtime_default``, or the ``config``'s).
     :param session: the session settings, or a list of them for one token each; ``None`` = server
