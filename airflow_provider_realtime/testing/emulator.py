@@ -187,11 +187,16 @@ class RealtimeEmulator:
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the listening socket."""
+        """Stop serving and close the listening socket; give the requests being handled up to a second to
+        finish, so that the counters include them (a client may have its answer before the handler has
+        counted it)."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        deadline = time.monotonic() + 1.0
+        while self.in_flight and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def __enter__(self) -> RealtimeEmulator:
         return self.start()
