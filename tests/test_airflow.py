@@ -333,15 +333,12 @@ def test_tokens_are_masked_in_the_task_log_files_of_an_executor_run(
         states = sandbox.task_states("realtime_leak_probe", run.run_id)
         xcoms = sandbox.xcoms("realtime_leak_probe", run.run_id)
         limited_requests, limited_tokens = limited.request_count, list(limited.minted_tokens)
-    # Airflow 3.0's `dags test --use-executor` records a task that failed as "success".
-    failed = "success" if compat.airflow_version() == (3, 0) else "failed"
-    assert states == {
-        ("mint", -1): "success",
-        ("careless", -1): "success",
-        ("every_route", -1): "success",
-        ("pasted_key", -1): failed,
-        ("stopped_fleet", -1): failed,
-    }
+    # Airflow 3.0's `dags test --use-executor` records a task that failed as "success" in some runs, as
+    # "failed" in others; its log shows the error either way (checked below).
+    failed = {"success", "failed"} if compat.airflow_version() == (3, 0) else {"failed"}
+    refused = {key: states.pop(key, None) for key in (("pasted_key", -1), ("stopped_fleet", -1))}
+    assert all(state in failed for state in refused.values()), refused
+    assert states == {("mint", -1): "success", ("careless", -1): "success", ("every_route", -1): "success"}
     logs = {
         path.parent.name.removeprefix("task_id="): path.read_text()
         for path in sandbox.task_log_files()
