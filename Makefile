@@ -26,14 +26,14 @@ MATRIX_TESTS ?= tests -m "not version_independent"
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --python $(BIN)/python --quiet -c $(CONSTRAINTS) -e '.[dev,bench]'
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -c $(CONSTRAINTS) -e '.[dev,bench]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
 .venv-%/.installed-stamp: requirements/airflow-%.txt pyproject.toml $(STAMP)
 	$(PYTHON) -m venv .venv-$*
-	$(BIN)/uv pip install --python .venv-$*/bin/python --quiet -c requirements/airflow-$*.txt \
+	$(BIN)/uv pip install --python .venv-$*/bin/python --quiet --compile-bytecode -c requirements/airflow-$*.txt \
 		-e '.[$(or $(EXTRAS_$*),test)]'
 	touch $@
 
