@@ -541,7 +541,7 @@ def _iso_utc(timestamp: Any) -> str | None:
     if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)) or not math.isfinite(timestamp):
         return None
     try:
-        moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC)
+        moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.timezone.utc)
     except (OverflowError, OSError, ValueError):
         return None
     return moment.isoformat()

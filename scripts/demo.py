@@ -36,12 +36,13 @@ def main() -> int:
         sandbox = AirflowSandbox(ROOT / ".demo" / "airflow-home", ROOT / "example_dags")
         sandbox.migrate()
         run = sandbox.dags_test(DAG_ID, env={"AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT": connection})
-        states = sandbox.task_states(DAG_ID, run.run_id) if run.run_id else {}
-        if run.returncode != 0 or not states or set(states.values()) != {"success"}:
+        record = sandbox.read_run(DAG_ID, run.run_id) if run.run_id else None
+        states = record.states if record else {}
+        if record is None or run.returncode != 0 or not states or set(states.values()) != {"success"}:
             tail = run.output[-3000:].replace(api_key, "***")
             print(f"FAILED: airflow dags test exited {run.returncode}, task states {states}\n{tail}")
             return 1
-        result = sandbox.xcoms(DAG_ID, run.run_id)[("mint", -1, "return_value")]
+        result = record.xcoms[("mint", -1, "return_value")]
     finally:
         if emulator is not None:
             emulator.stop()

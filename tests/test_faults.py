@@ -35,6 +35,10 @@ from airflow_provider_realtime.retry import (
 )
 from airflow_provider_realtime.testing import Fault, RealtimeEmulator
 
+# The transport and retry policy: the hook's own code. Reading its connection and masking, which do change
+# between Airflow versions, are proved on every version in test_hook.py and the real-process tests.
+pytestmark = pytest.mark.version_independent
+
 MakeHook = Callable[..., OpenAIRealtimeHook]
 OK = None  # a normal answer in a script
 BAD_REQUEST = {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -185,89 +184,6 @@ def test_bad_settings_fail_before_any_request(make_hook: MakeHook, emulator: Rea
 def test_form_prefixed_extras_are_understood(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
     make_hook(extra__openai_realtime__organization="org-form").create_client_secret()
     assert emulator.requests[-1].headers["openai-organization"] == "org-form"
-
-
-# A supervised Airflow 3 task process, as the supervisor sets it up (logs as JSON lines over a channel of
-# their own), minting a fleet and then logging and printing tokens of its flat-cost part every way a task
-# can: its own streams, its file descriptors and a child process.
-SUPERVISED_TASK = """
-import json, logging, os, subprocess, sys
-import structlog
-from airflow.sdk.execution_time import task_runner
-from airflow.sdk.execution_time.supervisor import _configure_logs_over_json_channel
-from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook
-from airflow_provider_realtime.masking import PUBLIC_MASK_LIMIT
-
-read_end, write_end = os.pipe()
-_configure_logs_over_json_channel(write_end)
-hook = OpenAIRealtimeHook()
-hook.settings  # the connection, read before the supervisor is stood in for
-
-
-class RecordingComms:
-    sent = []
-
-    def send(self, message):
-        self.sent.append(message)
-
-
-task_runner.SUPERVISOR_COMMS = RecordingComms()
-answers = hook.create_client_secrets([None] * (PUBLIC_MASK_LIMIT + 3), concurrency=1)
-tokens = [answer.body["value"] for answer in answers]
-flat = tokens[PUBLIC_MASK_LIMIT:]
-structlog.get_logger("probe").warning("structlog token=%s", flat[0])
-logging.getLogger("probe").warning("stdlib token=%s", flat[1])
-logging.getLogger("probe").warning("after a newline\\n" + flat[2])
-try:
-    raise RuntimeError("failed with " + flat[0])
-except RuntimeError:
-    logging.getLogger("probe").exception("traceback")
-print("printed token=" + flat[2], flush=True)
-os.write(1, ("descriptor " + flat[1] + "\\n").encode())
-subprocess.run(["echo", "child " + flat[0]], check=True)
-sys.stdout.write("written in pieces " + flat[0][:6])
-sys.stdout.flush()
-sys.stdout.write(flat[0][6:] + " and flushed")
-sys.stdout.flush()
-os.close(write_end)
-with os.fdopen(read_end, "rb") as channel:
-    logs = channel.read().decode()
-told = [repr(message) for message in RecordingComms.sent]
-with open(sys.argv[1], "w") as results:
-    json.dump({"tokens": tokens, "flat": flat, "told": told, "logs": logs}, results)
-"""
-
-
-@AIRFLOW_3_ONLY
-def test_a_supervised_task_sends_no_token_of_a_fleet_to_its_supervisor(
-    emulator: RealtimeEmulator, tmp_path: Path
-) -> None:
-    """The supervisor writes the task log file from what the task sends it; telling it each token of a
-    fleet would cost more with every token, so past Airflow's own mask_secret (the first tokens) what is
-    sent has the tokens redacted already: log events, and whatever reaches file descriptors 1 and 2."""
-    import json
-    import os
-    import subprocess
-    import sys
-
-    env = {**os.environ, "AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT": emulator.connection_json()}
-    run = subprocess.run(
-        [sys.executable, "-c", SUPERVISED_TASK, str(tmp_path / "results.json")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    result = json.loads((tmp_path / "results.json").read_text())
-    tokens, flat, logs = result["tokens"], result["flat"], result["logs"]
-    assert len(set(tokens)) == len(tokens) and len(flat) == 3
-    assert tokens[0] in " ".join(result["told"]), "the first tokens take Airflow's own mask_secret"
-    sent_out = [result["told"], logs, run.stdout, run.stderr]
-    assert not [token for token in flat for text in sent_out if token in str(text)]
-    for line in ("structlog token=***", "stdlib token=***", "after a newline\\n***", "failed with ***"):
-        assert line in logs
-    assert run.stdout == ("printed token=***\ndescriptor ***\nchild ***\nwritten in pieces *** and flushed")
 
 
 @AIRFLOW_3_ONLY

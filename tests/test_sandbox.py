@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +36,27 @@ def test_a_command_whose_work_never_settles_times_out(lingering: subprocess.Pope
 def test_a_command_that_exits_gives_its_own_code() -> None:
     process = subprocess.Popen(["sh", "-c", "exit 3"])
     assert sandbox._wait(process, timeout=30, settled=lambda: 0) == 3
+
+
+def test_a_sandbox_migrates_once_per_environment_and_copies_that_database_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first sandbox of an environment runs ``airflow db migrate``; the next gets a copy of what it
+    made, without starting Airflow. (That the copies work is what every other real-Airflow test runs on.)"""
+    monkeypatch.setenv("REALTIME_SANDBOX_CACHE", str(tmp_path / "cache"))
+    first, second = (sandbox.AirflowSandbox(tmp_path / name, tmp_path) for name in ("first", "second"))
+    commands: list[tuple[str, ...]] = []
+
+    def migrate(*args: str, **kwargs: object) -> sandbox.CommandResult:
+        commands.append(args)
+        first.database.write_bytes(b"a migrated database")
+        return sandbox.CommandResult(0, "", None)
+
+    monkeypatch.setattr(first, "airflow", migrate)
+    monkeypatch.setattr(second, "airflow", migrate)
+    first.migrate()
+    second.migrate()
+    first.migrate()  # a sandbox with its database keeps it
+    assert commands == [("db", "migrate")]
+    assert second.database.read_bytes() == b"a migrated database"
+    assert [path.suffix for path in (tmp_path / "cache").iterdir()] == [".db"], "no partial copy left"

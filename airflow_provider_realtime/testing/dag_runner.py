@@ -2,13 +2,17 @@
 :meth:`AirflowSandbox.run_dags <airflow_provider_realtime.testing.sandbox.AirflowSandbox.run_dags>`).
 
 Airflow's start-up (imports, configuration, its in-process execution API on 3.x) is most of what an
-``airflow dags test`` costs: about 7 s for the first DAG run here, a fraction of a second for each one
-after it. ``python -m airflow_provider_realtime.testing.dag_runner PLAN RESULTS`` reads the runs from the
-JSON file PLAN (``[{"dag_id", "env", "conf"}, …]``), runs them in order, each with its own environment
-variables (its connections), and writes ``[{"dag_id", "run_id", "state", "error", "states", "xcoms"},
+``airflow dags test`` costs: here it is paid once for all the runs.
+``python -m airflow_provider_realtime.testing.dag_runner PLAN RESULTS`` reads the runs from the JSON file
+PLAN (``[{"dag_id", "env", "conf"}, …]``), runs them in order, each with its own environment variables (its
+connections), and writes ``[{"dag_id", "run_id", "state", "error", "states", "xcoms", "import_errors"},
 …]`` to RESULTS: each task instance's state and each XCom, read through Airflow's own models
 (``DagRun.get_task_instances``, ``XCom.get_many``), not its tables. A line ``=== dag run: DAG_ID`` goes
 to standard output before each run, to tell their logs apart.
+
+``python -m airflow_provider_realtime.testing.dag_runner --read DAG_ID [RUN_ID]`` prints the same record of
+a run made some other way (``airflow dags test``, a scheduler), the latest when RUN_ID is omitted, with its
+``start_date``: ``{}`` when the DAG has no run yet.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import traceback
 from typing import Any
 
 MARKER = "=== dag run: "
+RECORD = "=== run record: "  # before the JSON line --read prints
 
 
 def _dag_bag() -> Any:
@@ -48,14 +53,30 @@ def _run(bag: Any, run: dict[str, Any]) -> dict[str, Any]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+    return _record(dag_run)
+
+
+def _record(dag_run: Any) -> dict[str, Any]:
+    """What the caller learns of a run: its id, state, start, each task instance's state and each XCom."""
     return {
-        "dag_id": run["dag_id"],
+        "dag_id": dag_run.dag_id,
         "run_id": dag_run.run_id,
         "state": _text(dag_run.state),
+        "start_date": dag_run.start_date.isoformat() if dag_run.start_date else None,
         "error": None,
         "states": [[ti.task_id, ti.map_index, _text(ti.state)] for ti in dag_run.get_task_instances()],
-        "xcoms": _xcoms(run["dag_id"], dag_run.run_id),
+        "xcoms": _xcoms(dag_run.dag_id, dag_run.run_id),
     }
+
+
+def read(dag_id: str, run_id: str | None = None) -> dict[str, Any]:
+    """The record of a run of ``dag_id`` (the latest when ``run_id`` is None), through Airflow's models."""
+    from airflow.models.dagrun import DagRun
+
+    runs = DagRun.find(dag_id=dag_id, run_id=run_id)
+    if not runs:
+        return {}
+    return _record(max(runs, key=lambda dag_run: dag_run.id))
 
 
 def _text(state: Any) -> str | None:
@@ -82,12 +103,13 @@ def main(plan_path: str, results_path: str) -> int:
     with open(plan_path, encoding="utf-8") as plan_file:
         plan = json.load(plan_file)
     bag = _dag_bag()
+    import_errors = {str(path): str(error) for path, error in bag.import_errors.items()}
     results = []
     for run in plan:
         for stream in (sys.stderr, sys.stdout):
             stream.flush()
         print(f"\n{MARKER}{run['dag_id']}", flush=True)
-        results.append(_run(bag, run))
+        results.append({**_run(bag, run), "import_errors": import_errors})
         for stream in (sys.stderr, sys.stdout):
             stream.flush()
     with open(results_path, "w", encoding="utf-8") as results_file:
@@ -96,4 +118,7 @@ def main(plan_path: str, results_path: str) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--read":
+        print(RECORD + json.dumps(read(*sys.argv[2:4]), default=str))
+        sys.exit(0)
     sys.exit(main(sys.argv[1], sys.argv[2]))

@@ -7,7 +7,10 @@ Used by this provider's tests and ``make demo``, and meant for users' own DAG te
     connection = {"AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT": emulator.connection_json()}
     run = sandbox.dags_test("my_dag", env=connection)
     assert run.returncode == 0
-    result = sandbox.xcoms("my_dag", run.run_id)[("mint", -1, "return_value")]
+    result = sandbox.read_run("my_dag", run.run_id).xcoms[("mint", -1, "return_value")]
+
+Runs are read through Airflow's own models (``DagRun``, ``XCom``), never its tables, so a new Airflow's
+schema does not break a test built on this.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -27,9 +30,11 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+RUNNER = "airflow_provider_realtime.testing.dag_runner"  # runs DAGs and reads runs in an Airflow process
 TIMED_OUT = -9  # the return code of a command ended for running past its timeout
 
 
@@ -46,6 +51,7 @@ def _end_group(process: subprocess.Popen[bytes]) -> None:
 
 
 LINGER_SECONDS = 20  # how long a command may outlive its finished work before it is ended
+SETTLED_POLL_SECONDS = 10  # how often a command's run is looked up while it runs (see AirflowSandbox.airflow)
 
 
 def _wait(process: subprocess.Popen[bytes], timeout: float, settled: Callable[[], int | None] | None) -> int:
@@ -66,6 +72,45 @@ def _wait(process: subprocess.Popen[bytes], timeout: float, settled: Callable[[]
                 settled_since = now
             elif now - settled_since >= LINGER_SECONDS:
                 return outcome
+
+
+def _run(
+    argv: list[str],
+    env: dict[str, str],
+    timeout: float,
+    settled: Callable[[], int | None] | None = None,
+    cwd: Path | None = None,
+) -> tuple[int, str]:
+    """Run ``argv`` in a process group of its own, ended afterwards; its exit code (see :func:`_wait`) and
+    combined output."""
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            returncode = _wait(process, timeout, settled)
+        finally:
+            _end_group(process)
+        output.seek(0)
+        return returncode, output.read().decode("utf-8", errors="replace")
+
+
+def _fresh_database() -> Path:
+    """Where a just-migrated SQLite metadata database of this Python environment is kept.
+
+    Migrating is the same work for every sandbox of one environment: its key is the environment's path and
+    every installed distribution's version (a provider can add tables). The folder is
+    ``$REALTIME_SANDBOX_CACHE``, else ``$XDG_CACHE_HOME/airflow-provider-realtime`` (``~/.cache/…``).
+    """
+    import hashlib
+    from importlib import metadata
+
+    installed = sorted(f"{dist.metadata['Name']}=={dist.version}" for dist in metadata.distributions())
+    key = hashlib.sha256("\n".join([sys.prefix, *installed]).encode()).hexdigest()[:16]
+    folder = os.environ.get("REALTIME_SANDBOX_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "airflow-provider-realtime"
+    )
+    return Path(folder) / f"metadata-{key}.db"
 
 
 def free_port() -> int:
@@ -103,6 +148,9 @@ class DagRunOutcome:
     :param error: the traceback of an exception ``DAG.test()`` raised, or why the DAG was not found.
     :param states: each task instance's state, keyed by ``(task_id, map_index)`` (-1 when not mapped).
     :param xcoms: each XCom's value, keyed by ``(task_id, map_index, key)``.
+    :param start_date: when the run started.
+    :param import_errors: the DAG files of the folder that failed to import, with their errors
+        (:meth:`AirflowSandbox.run_dags` only).
     """
 
     dag_id: str
@@ -112,6 +160,8 @@ class DagRunOutcome:
     error: str | None
     states: dict[tuple[str, int], str | None] = field(default_factory=dict)
     xcoms: dict[tuple[str, int, str], Any] = field(default_factory=dict)
+    start_date: datetime | None = None
+    import_errors: dict[str, str] = field(default_factory=dict)
 
 
 class AirflowSandbox:
@@ -172,20 +222,7 @@ class AirflowSandbox:
             ended and that code returned. LocalExecutor's shutdown has been seen to hang after its run
             finished, once in many runs.
         """
-        with tempfile.TemporaryFile() as output:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "airflow", *args],
-                env=self.environ(env),
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            try:
-                returncode = _wait(process, timeout, settled)
-            finally:
-                _end_group(process)
-            output.seek(0)
-            text = output.read().decode("utf-8", errors="replace")
+        returncode, text = _run([sys.executable, "-m", "airflow", *args], self.environ(env), timeout, settled)
         match = re.search(r"run_id=(manual__[^\s,]+)", text)
         return CommandResult(returncode, text, match.group(1) if match else None)
 
@@ -283,11 +320,22 @@ class AirflowSandbox:
             yield
 
     def migrate(self) -> None:
-        """Create the metadata database (once; about 3 s)."""
-        if not self.database.exists():
-            result = self.airflow("db", "migrate")
-            if result.returncode != 0:
-                raise RuntimeError(f"airflow db migrate failed:\n{result.output[-3000:]}")
+        """Create the metadata database, once: ``airflow db migrate`` the first time in this Python
+        environment (a few seconds), a copy of that fresh database every later time (see
+        :func:`_fresh_database`)."""
+        if self.database.exists():
+            return
+        template = _fresh_database()
+        if template.exists():
+            shutil.copyfile(template, self.database)
+            return
+        result = self.airflow("db", "migrate")
+        if result.returncode != 0:
+            raise RuntimeError(f"airflow db migrate failed:\n{result.output[-3000:]}")
+        template.parent.mkdir(parents=True, exist_ok=True)
+        partial = template.with_suffix(f".{os.getpid()}.partial")
+        shutil.copyfile(self.database, partial)
+        os.replace(partial, template)  # whole or not at all, whichever sandbox finishes first
 
     def dags_test(
         self,
@@ -307,18 +355,20 @@ class AirflowSandbox:
         args = ("dags", "test", dag_id) + (("--conf", json.dumps(conf)) if conf is not None else ())
         if use_executor:
             args += ("--use-executor",)
-        newest = self._latest_run_row(dag_id)
-        before = newest[0] if newest else None  # a run this command makes comes after it
+        started = datetime.now(timezone.utc)
+        asked = [0.0]
 
         def settled() -> int | None:
-            row = self._latest_run_row(dag_id)
-            if row is None or row[0] == before:
+            # Asked of Airflow itself (a process start each time): every SETTLED_POLL_SECONDS at most.
+            if time.monotonic() - asked[0] < SETTLED_POLL_SECONDS:
                 return None
-            return {"success": 0, "failed": 1}.get(row[2])
+            asked[0] = time.monotonic()
+            run = self._run_since(dag_id, started)
+            return None if run is None else {"success": 0, "failed": 1}.get(run.state or "")
 
         result = self.airflow(*args, env=env, timeout=timeout, settled=settled if use_executor else None)
-        if result.run_id is None and (row := self._latest_run_row(dag_id)) and row[0] != before:
-            result = CommandResult(result.returncode, result.output, row[1])
+        if result.run_id is None and (run := self._run_since(dag_id, started)) is not None:
+            result = CommandResult(result.returncode, result.output, run.run_id)
         return result
 
     def run_dags(self, runs: Sequence[DagRunRequest], timeout: float = 600) -> dict[str, DagRunOutcome]:
@@ -336,27 +386,8 @@ class AirflowSandbox:
         work = Path(tempfile.mkdtemp(prefix="realtime-dag-runs-", dir=self.home))
         plan = [{"dag_id": run.dag_id, "env": run.env, "conf": run.conf} for run in runs]
         (work / "plan.json").write_text(json.dumps(plan))
-        with tempfile.TemporaryFile() as output:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "airflow_provider_realtime.testing.dag_runner",
-                    "plan.json",
-                    "results.json",
-                ],
-                cwd=work,
-                env=self.environ(),
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            try:
-                returncode = _wait(process, timeout, None)
-            finally:
-                _end_group(process)
-            output.seek(0)
-            text = output.read().decode("utf-8", errors="replace")
+        runner = [sys.executable, "-m", RUNNER, "plan.json", "results.json"]
+        returncode, text = _run(runner, self.environ(), timeout, cwd=work)
         results_file = work / "results.json"
         if returncode != 0 or not results_file.exists():
             raise RuntimeError(f"the DAG runs failed (exit code {returncode}):\n{text[-4000:]}")
@@ -365,61 +396,57 @@ class AirflowSandbox:
             dag_id, _, log = part.partition("\n")
             outputs[dag_id.strip()] = log
         return {
-            result["dag_id"]: DagRunOutcome(
-                dag_id=result["dag_id"],
-                run_id=result["run_id"],
-                state=result["state"],
-                output=outputs.get(result["dag_id"]) or "",
-                error=result["error"],
-                states={(task, index): state for task, index, state in result.get("states", [])},
-                xcoms={(task, index, key): value for task, index, key, value in result.get("xcoms", [])},
-            )
+            result["dag_id"]: _outcome(result, outputs.get(result["dag_id"]) or "")
             for result in json.loads(results_file.read_text())
         }
 
-    def _latest_run_row(self, dag_id: str) -> tuple[int, str, str] | None:
-        """(id, run_id, state) of the newest run of ``dag_id``, or None (also while the database is busy)."""
-        if not self.database.exists():
+    def read_run(self, dag_id: str, run_id: str | None = None) -> DagRunOutcome | None:
+        """A run of ``dag_id`` (the latest when ``run_id`` is None) as Airflow's own models give it: its
+        state, each task instance's state and each XCom (None when there is no such run). One short
+        Airflow process (a few seconds): read a run once, then look in what it returned."""
+        from airflow_provider_realtime.testing.dag_runner import RECORD
+
+        reader = [sys.executable, "-m", RUNNER, "--read", dag_id]
+        returncode, text = _run(reader + ([run_id] if run_id else []), self.environ(), timeout=120)
+        lines = [line for line in text.splitlines() if line.startswith(RECORD)]
+        if returncode != 0 or not lines:
+            raise RuntimeError(f"reading the runs of {dag_id} failed (exit {returncode}):\n{text[-3000:]}")
+        record = json.loads(lines[-1].removeprefix(RECORD))
+        return _outcome(record, output="") if record else None
+
+    def _run_since(self, dag_id: str, started: datetime) -> DagRunOutcome | None:
+        """The latest run of ``dag_id`` if it started at ``started`` or later, else None."""
+        run = self.read_run(dag_id)
+        if run is None or run.start_date is None or run.start_date < started:
             return None
-        try:
-            with contextlib.closing(sqlite3.connect(self.database, timeout=1)) as connection:
-                row = connection.execute(
-                    "SELECT id, run_id, state FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1",
-                    (dag_id,),
-                ).fetchone()
-        except sqlite3.Error:
-            return None
-        return (int(row[0]), str(row[1]), str(row[2])) if row else None
+        return run
 
     def xcoms(self, dag_id: str, run_id: str | None = None) -> dict[tuple[str, int, str], Any]:
         """XComs of a run (the latest when ``run_id`` is None) keyed by (task_id, map_index, key)."""
-        with sqlite3.connect(self.database) as connection:
-            if run_id is None:
-                row = connection.execute(
-                    "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)
-                ).fetchone()
-                if row is None:
-                    return {}
-                run_id = row[0]
-            rows = connection.execute(
-                'SELECT task_id, map_index, "key", value FROM xcom WHERE dag_id = ? AND run_id = ?',
-                (dag_id, run_id),
-            ).fetchall()
-        # SQLite returns JSON numbers as numbers and everything else as JSON text.
-        return {
-            (task, index, key): json.loads(value) if isinstance(value, (str, bytes)) else value
-            for task, index, key, value in rows
-        }
+        run = self.read_run(dag_id, run_id)
+        return run.xcoms if run else {}
 
     def task_log_files(self) -> list[Path]:
         """Task log files the supervisors wrote (only runs with an executor write them)."""
         return sorted(path for path in (self.home / "logs").rglob("*.log") if path.is_file())
 
-    def task_states(self, dag_id: str, run_id: str) -> dict[tuple[str, int], str]:
+    def task_states(self, dag_id: str, run_id: str) -> dict[tuple[str, int], str | None]:
         """State of each task instance of a run, keyed by (task_id, map_index)."""
-        with sqlite3.connect(self.database) as connection:
-            rows = connection.execute(
-                "SELECT task_id, map_index, state FROM task_instance WHERE dag_id = ? AND run_id = ?",
-                (dag_id, run_id),
-            ).fetchall()
-        return {(task, index): state for task, index, state in rows}
+        run = self.read_run(dag_id, run_id)
+        return run.states if run else {}
+
+
+def _outcome(record: dict[str, Any], output: str) -> DagRunOutcome:
+    """A :class:`DagRunOutcome` from what ``dag_runner`` wrote of a run."""
+    start = record.get("start_date")
+    return DagRunOutcome(
+        dag_id=record["dag_id"],
+        run_id=record["run_id"],
+        state=record["state"],
+        output=output,
+        error=record["error"],
+        states={(task, index): state for task, index, state in record.get("states", [])},
+        xcoms={(task, index, key): value for task, index, key, value in record.get("xcoms", [])},
+        start_date=datetime.fromisoformat(start) if start else None,
+        import_errors=record.get("import_errors", {}),
+    )

@@ -79,6 +79,10 @@ def realtime_leak_probe() -> None:
             saved_stderr.flush()
             print(f"ansi \x1b[32m{token}\x1b[0m url key%3D{token} word desk_7_{token}", flush=True)
             logging.getLogger("every_route").warning("json %s", json.dumps({"v": "\n" + token}))
+            try:
+                raise RuntimeError(f"in a traceback {token}")
+            except RuntimeError:
+                logging.getLogger("every_route").exception("a handled error")
             sys.stdout.write(f"in pieces {token[:12]}")
             sys.stdout.flush()
             sys.stdout.write(f"{token[12:]} end\n")
