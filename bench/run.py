@@ -599,11 +599,17 @@ def main() -> int:
         for name, mint in contenders.items():
             results["latency"][name] = measure(mint, mints, warmup)
             print(f"  measured {name}", file=sys.stderr, flush=True)
-        results["growth"] = growth(contenders["provider hook"], growth_mints)
-        results["imports"] = import_cost(import_runs)
-        results["dags_test"] = dags_test_wall(base_url, dag_runs)
-        results["supervised_masking"] = supervised_masking(masked_tokens, block)
-        results["fleet"] = fleet(fleet_tokens, mapped_instances)
+        sections: list[tuple[str, Callable[[], Any]]] = [
+            ("growth", lambda: growth(contenders["provider hook"], growth_mints)),
+            ("imports", lambda: import_cost(import_runs)),
+            ("dags_test", lambda: dags_test_wall(base_url, dag_runs)),
+            ("supervised_masking", lambda: supervised_masking(masked_tokens, block)),
+            ("fleet", lambda: fleet(fleet_tokens, mapped_instances)),
+        ]
+        for name, section in sections:
+            started = time.perf_counter()
+            results[name] = section()
+            print(f"  {name}: {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
     finally:
         process.terminate()
         _, errors = process.communicate(timeout=10)

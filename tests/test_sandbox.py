@@ -60,3 +60,24 @@ def test_a_sandbox_migrates_once_per_environment_and_copies_that_database_after(
     assert commands == [("db", "migrate")]
     assert second.database.read_bytes() == b"a migrated database"
     assert [path.suffix for path in (tmp_path / "cache").iterdir()] == [".db"], "no partial copy left"
+
+
+def test_a_settled_check_asked_seldom_keeps_its_answer_between_asks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's state costs an Airflow process to read, so it is read every few seconds; the answers in
+    between repeat the last one, so that a finished run counts as settled (not reset every second)."""
+    now = [0.0]
+    monkeypatch.setattr(sandbox.time, "monotonic", lambda: now[0])
+    answers = iter([None, 1, 1])
+    reads: list[float] = []
+
+    def read() -> int | None:
+        reads.append(now[0])
+        return next(answers)
+
+    ask = sandbox._every(10, read)
+    seen = []
+    for second in range(25):
+        now[0] = float(second)
+        seen.append(ask())
+    assert reads == [0.0, 10.0, 20.0]
+    assert seen == [None] * 10 + [1] * 15

@@ -95,6 +95,21 @@ def _run(
         return returncode, output.read().decode("utf-8", errors="replace")
 
 
+def _every(seconds: float, check: Callable[[], int | None]) -> Callable[[], int | None]:
+    """``check``, asked at most once every ``seconds``: in between, its last answer again (an answer
+    that holds must go on holding for :func:`_wait` to count it as settled)."""
+    asked_at: float | None = None
+    answer: int | None = None
+
+    def ask() -> int | None:
+        nonlocal asked_at, answer
+        if asked_at is None or time.monotonic() - asked_at >= seconds:
+            asked_at, answer = time.monotonic(), check()
+        return answer
+
+    return ask
+
+
 def _fresh_database() -> Path:
     """Where a just-migrated SQLite metadata database of this Python environment is kept.
 
@@ -356,16 +371,13 @@ class AirflowSandbox:
         if use_executor:
             args += ("--use-executor",)
         started = datetime.now(timezone.utc)
-        asked = [0.0]
 
-        def settled() -> int | None:
-            # Asked of Airflow itself (a process start each time): every SETTLED_POLL_SECONDS at most.
-            if time.monotonic() - asked[0] < SETTLED_POLL_SECONDS:
-                return None
-            asked[0] = time.monotonic()
+        def finished() -> int | None:
             run = self._run_since(dag_id, started)
             return None if run is None else {"success": 0, "failed": 1}.get(run.state or "")
 
+        # Asked of Airflow itself (a process start each time): every SETTLED_POLL_SECONDS at most.
+        settled = _every(SETTLED_POLL_SECONDS, finished)
         result = self.airflow(*args, env=env, timeout=timeout, settled=settled if use_executor else None)
         if result.run_id is None and (run := self._run_since(dag_id, started)) is not None:
             result = CommandResult(result.returncode, result.output, run.run_id)
