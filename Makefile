@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CONSTRAINTS := requirements/constraints.txt
 
-.PHONY: install test test-matrix wheel-check $(foreach version,$(MATRIX),matrix-$(version)) lint demo bench bench-smoke lock lock-matrix clean
+.PHONY: install environments test test-matrix wheel-check $(foreach version,$(MATRIX),matrix-$(version)) lint demo bench bench-smoke lock lock-matrix clean
 
 # The other Airflow versions CI tests on (3.3, the primary, is in $(CONSTRAINTS)). Each has a lock file
 # requirements/airflow-VERSION.txt, resolved as of a few weeks after its release (LOCK_DATE below), and
@@ -37,6 +37,10 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## make environments: every environment CI uses, two installs at a time.
+environments:
+	@$(MAKE) --no-print-directory -j 2 $(STAMP) $(foreach version,$(MATRIX),.venv-$(version)/.installed-stamp)
 
 .venv-%/.installed-stamp: requirements/airflow-%.txt pyproject.toml $(STAMP)
 	$(or $(PYTHON_$*),$(PYTHON_OTHERS)) -m venv .venv-$*

@@ -188,6 +188,9 @@ def import_cost(runs: int) -> dict[str, float]:
     return {"operator_module_extra_ms": min(costs), "airflow_sdk_ms": min(sdk_costs)}
 
 
+BENCH_DAGS = ROOT / "bench" / "dags"
+
+
 def probe_sandbox(*dag_files: Path) -> tuple[Path, Any]:
     """A throwaway Airflow (SQLite, migrated) whose DAGs folder holds ``dag_files``; the caller removes
     the returned folder."""
@@ -231,7 +234,7 @@ def dags_test_wall(base_url: str, runs: int) -> dict[str, float]:
     return timings
 
 
-def supervised_masking(tokens: int, block: int) -> dict[str, Any]:
+def supervised_masking(sandbox: Any, tokens: int, block: int) -> dict[str, Any]:
     """Mint ``tokens`` in one task run by a real executor, logging and printing each one.
 
     LocalExecutor runs the task in its own process; on Airflow 3 that process sends its logs to a
@@ -241,25 +244,22 @@ def supervised_masking(tokens: int, block: int) -> dict[str, Any]:
     """
     from airflow_provider_realtime.masking import TOKEN_SHAPE
 
-    work, sandbox = probe_sandbox(ROOT / "bench" / "dags" / "supervised_mask_probe.py")
     env = {"AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT": os.environ["AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT"]}
-    with sandbox.executor():
-        start = time.perf_counter()
-        run = sandbox.dags_test(
-            "supervised_mask_probe",
-            env=env,
-            conf={"tokens": tokens, "block": block},
-            use_executor=True,
-            timeout=3600,
-        )
-        wall = time.perf_counter() - start
+    start = time.perf_counter()
+    run = sandbox.dags_test(
+        "supervised_mask_probe",
+        env=env,
+        conf={"tokens": tokens, "block": block},
+        use_executor=True,
+        timeout=3600,
+    )
+    wall = time.perf_counter() - start
     blocks = sandbox.xcoms("supervised_mask_probe", run.run_id).get(("mint_and_log", -1, "return_value"))
     if run.returncode != 0 or not blocks:
         raise RuntimeError(f"the masking run failed:\n{run.output[-3000:]}")
     logs = "".join(
         path.read_text() for path in sandbox.task_log_files() if f"run_id={run.run_id}" in str(path)
     )
-    shutil.rmtree(work, ignore_errors=True)
     return {
         "tokens": tokens,
         "block": block,
@@ -277,7 +277,7 @@ FLEET_LATENCY_S = 0.05
 FLEET_CONCURRENCY = 16
 
 
-def fleet(tokens: int, mapped: int) -> dict[str, Any]:
+def fleet(sandbox: Any, tokens: int, mapped: int) -> dict[str, Any]:
     """``tokens`` tokens at concurrency 16 against an emulator that answers each request after 50 ms."""
     import asyncio
 
@@ -355,7 +355,7 @@ def fleet(tokens: int, mapped: int) -> dict[str, Any]:
             for logger, level in zip(quiet, levels, strict=True):
                 logger.setLevel(level)
         print("  measured the fleet in process", file=sys.stderr, flush=True)
-        in_airflow = fleet_under_executor(connection, tokens, mapped)
+        in_airflow = fleet_under_executor(sandbox, connection, tokens, mapped)
     finally:
         process.terminate()
         process.communicate(timeout=10)
@@ -368,39 +368,36 @@ def fleet(tokens: int, mapped: int) -> dict[str, Any]:
     }
 
 
-def fleet_under_executor(connection: str, tokens: int, mapped: int) -> dict[str, Any]:
+def fleet_under_executor(sandbox: Any, connection: str, tokens: int, mapped: int) -> dict[str, Any]:
     """One task with ``count=tokens``, and ``mapped`` single-token task instances, under LocalExecutor:
     how long the tasks took (first start to last end, from the metadata database) and the whole run."""
     import sqlite3
 
-    work, sandbox = probe_sandbox(ROOT / "bench" / "dags" / "fleet_probe.py")
     env = {"AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT": connection}
     measured: dict[str, Any] = {}
-    with sandbox.executor():
-        for dag_id, count in (("fleet_bulk_probe", tokens), ("fleet_mapped_probe", mapped)):
-            start = time.perf_counter()
-            run = sandbox.dags_test(dag_id, env=env, conf={"tokens": count}, use_executor=True, timeout=3600)
-            wall = time.perf_counter() - start
-            states = sandbox.task_states(dag_id, run.run_id or "")
-            if run.returncode != 0 or not states or set(states.values()) != {"success"}:
-                raise RuntimeError(f"{dag_id} failed: {states}\n{run.output[-3000:]}")
-            with sqlite3.connect(sandbox.database) as database:
-                (span,) = database.execute(
-                    "SELECT (julianday(MAX(end_date)) - julianday(MIN(start_date))) * 86400 FROM task_instance "
-                    "WHERE dag_id = ? AND run_id = ? AND task_id = 'mint'",
-                    (dag_id, run.run_id),
-                ).fetchone()
-            measured[dag_id] = {"tokens": count, "task_seconds": span, "run_wall_seconds": wall}
-            logs = "".join(
-                path.read_text() for path in sandbox.task_log_files() if f"run_id={run.run_id}" in str(path)
-            )
-            # The bulk task's own log line (the hook's create_many): the minting alone, without the task's
-            # start and XCom push.
-            minted = re.search(r"Transcription client secrets in ([0-9.]+) s", logs)
-            if minted:
-                measured[dag_id]["minting_seconds"] = float(minted.group(1))
-            print(f"  measured {dag_id}", file=sys.stderr, flush=True)
-    shutil.rmtree(work, ignore_errors=True)
+    for dag_id, count in (("fleet_bulk_probe", tokens), ("fleet_mapped_probe", mapped)):
+        start = time.perf_counter()
+        run = sandbox.dags_test(dag_id, env=env, conf={"tokens": count}, use_executor=True, timeout=3600)
+        wall = time.perf_counter() - start
+        states = sandbox.task_states(dag_id, run.run_id or "")
+        if run.returncode != 0 or not states or set(states.values()) != {"success"}:
+            raise RuntimeError(f"{dag_id} failed: {states}\n{run.output[-3000:]}")
+        with sqlite3.connect(sandbox.database) as database:
+            (span,) = database.execute(
+                "SELECT (julianday(MAX(end_date)) - julianday(MIN(start_date))) * 86400 FROM task_instance "
+                "WHERE dag_id = ? AND run_id = ? AND task_id = 'mint'",
+                (dag_id, run.run_id),
+            ).fetchone()
+        measured[dag_id] = {"tokens": count, "task_seconds": span, "run_wall_seconds": wall}
+        logs = "".join(
+            path.read_text() for path in sandbox.task_log_files() if f"run_id={run.run_id}" in str(path)
+        )
+        # The bulk task's own log line (the hook's create_many): the minting alone, without the task's
+        # start and XCom push.
+        minted = re.search(r"Transcription client secrets in ([0-9.]+) s", logs)
+        if minted:
+            measured[dag_id]["minting_seconds"] = float(minted.group(1))
+        print(f"  measured {dag_id}", file=sys.stderr, flush=True)
     bulk, each = measured["fleet_bulk_probe"], measured["fleet_mapped_probe"]
     return {
         "operator_task_minting_seconds": bulk["minting_seconds"],
@@ -603,13 +600,19 @@ def main() -> int:
             ("growth", lambda: growth(contenders["provider hook"], growth_mints)),
             ("imports", lambda: import_cost(import_runs)),
             ("dags_test", lambda: dags_test_wall(base_url, dag_runs)),
-            ("supervised_masking", lambda: supervised_masking(masked_tokens, block)),
-            ("fleet", lambda: fleet(fleet_tokens, mapped_instances)),
         ]
-        for name, section in sections:
-            started = time.perf_counter()
-            results[name] = section()
-            print(f"  {name}: {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+        # The sections that run tasks under an executor share one Airflow (and on 3.x one API server).
+        work, runner = probe_sandbox(BENCH_DAGS / "supervised_mask_probe.py", BENCH_DAGS / "fleet_probe.py")
+        with runner.executor():
+            sections += [
+                ("supervised_masking", lambda: supervised_masking(runner, masked_tokens, block)),
+                ("fleet", lambda: fleet(runner, fleet_tokens, mapped_instances)),
+            ]
+            for name, section in sections:
+                started = time.perf_counter()
+                results[name] = section()
+                print(f"  {name}: {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+        shutil.rmtree(work, ignore_errors=True)
     finally:
         process.terminate()
         _, errors = process.communicate(timeout=10)
