@@ -459,11 +459,7 @@ def build_request_body(
         lifetime = explicit
     if endpoint == CLIENT_SECRETS:
         return _render_current(parsed, lifetime)
-    if (parsed.get("turn_detection") or {}).get("type") == "semantic_vad":
-        raise ValueError(
-            f"{path} turn detection of type semantic_vad is not supported by the beta endpoint "
-            "transcription_sessions (only server_vad is); use the endpoint client_secrets"
-        )
+    # semantic_vad included: the spec published while the beta endpoint was live (2025-04-29) lists it.
     return _render_beta(parsed, lifetime)
 
 

@@ -253,3 +253,12 @@ def test_the_tokens_of_a_fleet_are_masked_wherever_they_stand_in_this_process(ma
         f"seek_position_value=12 {token}",
     ):
         assert str(secrets_masker().redact(line)) == line.replace(token, "***")
+
+
+def test_semantic_vad_is_sent_to_the_beta_endpoint(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
+    """Refused before sending by the previous release; the beta endpoint's own spec (2025-04-29) lists it."""
+    session = {"turn_detection": {"type": "semantic_vad", "eagerness": "low"}}
+    answer = make_hook().create_client_secret(session, endpoint="transcription_sessions")
+    assert emulator.requests[-1].path == "/v1/realtime/transcription_sessions"
+    assert emulator.requests[-1].body["turn_detection"] == session["turn_detection"]
+    assert answer.body["turn_detection"] == session["turn_detection"]

@@ -238,8 +238,8 @@ def _hook(emulator: RealtimeEmulator) -> OpenAIRealtimeHook:
         ("sidetone", {}, r"kind must be one of transcription, realtime, translation"),
         (
             "transcription-beta",
-            {"turn_detection": {"type": "semantic_vad"}},
-            r"semantic_vad is not supported",
+            {"turn_detection": {"type": "semantic_vad", "eagerness": "fast"}},
+            r"session\.turn_detection\.eagerness must be one of low, medium, high, auto",
         ),
     ],
 )
@@ -247,10 +247,29 @@ def test_bad_settings_of_every_kind_are_value_errors_naming_the_field(
     kind: str, session: Any, message: str
 ) -> None:
     endpoint = None
-    if kind == "transcription-beta":  # the spec allows only server_vad there
+    if kind == "transcription-beta":
         kind, endpoint = "transcription", "transcription_sessions"
     with pytest.raises(ValueError, match=message):
         kinds.prepare(kind, session, None, endpoint)
+
+
+# The spec published while the beta endpoint was live (openai-openapi, 2025-04-29): what it accepted there
+# is never refused before sending, whatever the later spec (written after the beta's retirement) narrows.
+BETA_SPEC = json.loads(
+    (Path(__file__).parent / "spec" / "openai-realtime-openapi-2025-04-29.json").read_text()
+)
+
+
+@pytest.mark.parametrize("eagerness", ["low", "medium", "high", "auto"])
+def test_semantic_vad_reaches_the_beta_endpoint_as_its_spec_allowed(eagerness: str) -> None:
+    session = {
+        "input_audio_format": "pcm16",
+        "turn_detection": {"type": "semantic_vad", "eagerness": eagerness},
+    }
+    body = kinds.prepare("transcription", session, None, "transcription_sessions").body
+    schema = {"$ref": "#/components/schemas/RealtimeTranscriptionSessionCreateRequest", **BETA_SPEC}
+    jsonschema.Draft202012Validator(schema).validate(body)
+    assert body["turn_detection"] == {"type": "semantic_vad", "eagerness": eagerness}
 
 
 def test_unknown_settings_pass_through_and_lifetimes_are_checked() -> None:
