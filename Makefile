@@ -43,7 +43,7 @@ environments:
 	@$(MAKE) --no-print-directory -j 2 $(STAMP) $(foreach version,$(MATRIX),.venv-$(version)/.installed-stamp)
 
 .venv-%/.installed-stamp: requirements/airflow-%.txt pyproject.toml $(STAMP)
-	$(or $(PYTHON_$*),$(PYTHON_OTHERS)) -m venv .venv-$*
+	$(or $(PYTHON_$*),$(PYTHON_OTHERS)) -m venv --without-pip .venv-$*  # uv installs into it
 	$(BIN)/uv pip install --python .venv-$*/bin/python --quiet --compile-bytecode -c requirements/airflow-$*.txt \
 		-e '.[$(or $(EXTRAS_$*),test)]'
 	touch $@

@@ -197,11 +197,10 @@ def conn_fields() -> dict[str, dict[str, Any]]:
         elif extra.kind == "string":
             schema = {"type": ["string", "null"]}
         else:
+            # No minimum or maximum: Airflow 3.3's form does not refuse a value outside them, it silently
+            # replaces it with the bound (-1 saved as 0). The range is in the description; the hook names
+            # it when it refuses the value (task log, Test button).
             schema = {"type": [extra.kind, "null"]}
-            if extra.low is not None:
-                schema["exclusiveMinimum" if extra.low_open else "minimum"] = extra.low
-            if extra.high is not None:
-                schema["maximum"] = extra.high
         fields[extra.name] = {"label": extra.label, "schema": schema, "description": _described(extra)}
     return fields
 
@@ -233,12 +232,31 @@ def form_widgets() -> dict[str, Any]:
         validators: list[Any] = [Optional()]
         if extra.kind == "choice":
             validators.append(any_of(list(extra.choices)))
+        validators.append(_FormCheck(extra))  # Airflow 3.0/3.1's stand-ins skip what they do not know
         field_class = IntegerField if extra.kind == "integer" else StringField
         widgets[f"{FORM_PREFIX}{extra.name}"] = field_class(
             lazy_gettext(extra.label),
             validators=validators,
             description=_described(extra),
-            default=extra.default if extra.kind in ("choice", "integer") else None,
+            default=extra.default if extra.kind == "choice" else None,  # blank numbers: the default
             widget=BS3TextFieldWidget(),
         )
     return widgets
+
+
+class _FormCheck:
+    """A WTForms validator (Airflow 2's form): the hook's own check of the extra, its reason shown under
+    the field, so the form never saves what the hook would refuse."""
+
+    def __init__(self, extra: ExtraField) -> None:
+        self.extra = extra
+
+    def __call__(self, form: Any, field: Any) -> None:
+        from wtforms.validators import ValidationError
+
+        if field.data is None or field.data == "":
+            return
+        try:
+            check_value(self.extra, field.data, self.extra.label)
+        except ValueError as error:
+            raise ValidationError(str(error)) from None

@@ -362,6 +362,10 @@ def test_the_connection_form_is_registered(sandbox: AirflowSandbox) -> None:
         standard = meta["standard_fields"]
         assert (standard["host"]["title"], standard["password"]["title"]) == ("Base URL", "API Key")
         assert all(standard[name]["hidden"] for name in ("login", "url_schema", "port"))
+        # No bounds for the form to clamp a typed value to (3.3 saved -1 as 0): the hook names the range.
+        assert not {"minimum", "maximum", "exclusiveMinimum"} & set(
+            json.dumps(meta["extra_fields"]).split('"')
+        )
         return
     from airflow.providers_manager import ProvidersManager
 

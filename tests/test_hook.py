@@ -262,3 +262,64 @@ def test_semantic_vad_is_sent_to_the_beta_endpoint(make_hook: MakeHook, emulator
     assert emulator.requests[-1].path == "/v1/realtime/transcription_sessions"
     assert emulator.requests[-1].body["turn_detection"] == session["turn_detection"]
     assert answer.body["turn_detection"] == session["turn_detection"]
+
+
+@pytest.mark.skipif(compat.airflow_version() >= (3, 0), reason="Airflow 2's Flask connection form")
+@pytest.mark.parametrize(
+    ("name", "typed", "reason"),
+    [
+        ("timeout", "0", "Read timeout (s) must be a number of seconds, more than 0 and at most 3600"),
+        ("timeout", "-1", "more than 0 and at most 3600"),
+        ("timeout", "9999", "more than 0 and at most 3600"),
+        ("timeout", "soon", "must be a number of seconds"),
+        (
+            "connect_timeout",
+            "601",
+            "Connect timeout (s) must be a number of seconds, more than 0 and at most 600",
+        ),
+        ("max_retries", "1.5", "integer"),
+        ("max_retries", "101", "Max retries must be a whole number, at least 0 and at most 100"),
+        ("api_type", "gpt-azure", "openai, azure"),
+    ],
+)
+def test_airflow_2s_form_refuses_what_the_hook_refuses_saying_why(name: str, typed: str, reason: str) -> None:
+    from werkzeug.datastructures import MultiDict
+    from wtforms import Form
+
+    from airflow_provider_realtime.connection_fields import FORM_PREFIX, form_widgets
+
+    form_class = type("ConnectionExtras", (Form,), form_widgets())
+    form = form_class(MultiDict({FORM_PREFIX + name: typed}))
+    assert not form.validate()
+    assert reason in " ".join(map(str, form.errors[FORM_PREFIX + name])), form.errors
+
+
+@pytest.mark.skipif(compat.airflow_version() >= (3, 0), reason="Airflow 2's Flask connection form")
+def test_airflow_2s_form_saves_what_the_hook_accepts_and_blank_numbers_are_the_defaults() -> None:
+    from werkzeug.datastructures import MultiDict
+    from wtforms import Form
+
+    from airflow_provider_realtime.connection_fields import FORM_PREFIX, form_widgets
+
+    form_class = type("ConnectionExtras", (Form,), form_widgets())
+    typed = {
+        "timeout": "30",
+        "connect_timeout": "2.5",
+        "max_retries": "2",
+        "api_type": "azure",
+        "project": "",
+    }
+    form = form_class(MultiDict({FORM_PREFIX + name: value for name, value in typed.items()}))
+    assert form.validate(), form.errors
+    blank = form_class()
+    assert blank.data[FORM_PREFIX + "max_retries"] is None, "no number is prefilled"
+    assert blank.data[FORM_PREFIX + "api_type"] == "openai"
+
+
+def test_a_tested_connection_is_not_named_by_the_id_the_ui_made_up_for_it(make_hook: MakeHook) -> None:
+    """Airflow 2's Test button tests an unsaved connection under a random id."""
+    hook = make_hook(timeout=0)
+    ok, message = hook.test_connection()
+    assert not ok
+    assert message.startswith("the connection: extra 'timeout' must be a number of seconds, more than 0")
+    assert hook.conn_id not in message

@@ -177,7 +177,7 @@ class OpenAIRealtimeHook(BaseHook):
         """
         from airflow_provider_realtime.compat import mask_secret
 
-        name = f"connection {self.conn_id!r}"
+        name = self._connection_name
         conn = self.get_connection(self.conn_id)
         conn_type = (conn.conn_type or "").replace("-", "_")
         if conn_type != CONN_TYPE:
@@ -188,7 +188,10 @@ class OpenAIRealtimeHook(BaseHook):
             )
         api_key = conn.password
         if not api_key:
-            raise ValueError(f"{name} has no API key: set its password field")
+            raise ValueError(
+                f"{name} has no API key: set its password field (API Key in the UI; Airflow 2's edit form "
+                "sends no stored key with Test: type the key again before pressing it)"
+            )
         mask_secret(api_key)
         _check_header_value(api_key, f"{name}: the API key (password)")
         extras = self._checked_extras(conn.extra_dejson)
@@ -231,7 +234,7 @@ class OpenAIRealtimeHook(BaseHook):
     def _checked_extras(self, extras: Any) -> dict[str, Any]:
         """Check extras against the allow-list; errors name the key and connection, never the value."""
         if not isinstance(extras, dict):
-            raise ValueError(f"connection {self.conn_id!r}: extra must be a JSON object")
+            raise ValueError(f"{self._connection_name}: extra must be a JSON object")
         checked: dict[str, Any] = {}
         for key, value in extras.items():
             if value is None or value == "":
@@ -240,8 +243,8 @@ class OpenAIRealtimeHook(BaseHook):
             extra = EXTRAS_BY_NAME.get(name)
             if extra is None:
                 allowed = ", ".join(EXTRAS_BY_NAME)
-                raise ValueError(f"connection {self.conn_id!r}: unknown extra {name!r}; allowed: {allowed}")
-            checked[name] = check_value(extra, value, f"connection {self.conn_id!r}: extra {name!r}")
+                raise ValueError(f"{self._connection_name}: unknown extra {name!r}; allowed: {allowed}")
+            checked[name] = check_value(extra, value, f"{self._connection_name}: extra {name!r}")
         return checked
 
     @property
@@ -563,8 +566,17 @@ class OpenAIRealtimeHook(BaseHook):
         )
         return response
 
+    @property
+    def _connection_name(self) -> str:
+        """How errors name the connection: by its id, but while testing one the UI has not saved yet
+        (Airflow 2 gives it a random id, which would only puzzle the reader)."""
+        return "the connection" if self._testing else f"connection {self.conn_id!r}"
+
+    _testing = False
+
     def test_connection(self) -> tuple[bool, str]:
         """Check the key and base URL with ``GET {base}/models``: cheap, and mints nothing."""
+        self._testing = True
         try:
             response = self._request("GET", "/models", None, retry=False)
         except (RealtimeError, ValueError) as error:
