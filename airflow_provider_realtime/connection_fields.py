@@ -166,11 +166,14 @@ def check_value(extra: ExtraField, value: Any, where: str) -> Any:
 # ``ui-field-behaviour`` in the provider info), through the hook's classmethods before that.
 # --------------------------------------------------------------------------------------------------
 
-HIDDEN_FIELDS: Final = ("schema", "port", "login")
+# Port stays visible: Airflow 3.3.2's Test button posts port 0 for a connection stored without one and
+# its API refuses the test (apache/airflow#73298); with the port typed (443 for the OpenAI API) it works.
+HIDDEN_FIELDS: Final = ("schema", "login")
 RELABELING: Final = {"host": "Base URL", "password": "API Key"}
 PLACEHOLDERS: Final = {
     "host": DEFAULT_BASE_URL,
     "password": "sk-...",
+    "port": "443 (optional; Airflow 3.3.2's Test button needs it)",
     **{extra.name: extra.placeholder for extra in EXTRA_FIELDS if extra.placeholder},
 }
 
