@@ -427,8 +427,12 @@ class AirflowSandbox:
         return _outcome(record, output="") if record else None
 
     def _run_since(self, dag_id: str, started: datetime) -> DagRunOutcome | None:
-        """The latest run of ``dag_id`` if it started at ``started`` or later, else None."""
-        run = self.read_run(dag_id)
+        """The latest run of ``dag_id`` if it started at ``started`` or later, else None (also when it
+        cannot be read just now: a busy SQLite database, while an executor's processes write to it)."""
+        try:
+            run = self.read_run(dag_id)
+        except RuntimeError:
+            return None
         if run is None or run.start_date is None or run.start_date < started:
             return None
         return run
