@@ -107,7 +107,7 @@ def example_runs(
             emulators[dag_id] = emulator
         outcomes = sandbox.run_dags(requests)
         runs: dict[str, Any] = {"token_dir": token_dir, "redis": redis}
-        runs["import_errors"] = next(iter(outcomes.values())).import_errors
+        runs["import_errors"] = next(iter(outcomes.values())).import_errors if outcomes else {}
         for dag_id, outcome in outcomes.items():
             runs[dag_id] = ExampleRun(outcome, emulators[dag_id], outcome.xcoms, outcome.states)
         yield runs
@@ -310,6 +310,7 @@ def test_example_raw_probe_models(example_runs: dict[str, Any]) -> None:
     )
 
 
+@pytest.mark.uses_run("realtime_mint_one_token")  # at least one run to search, when selected alone
 def test_no_key_or_token_of_the_example_runs_in_their_outputs_log_files_or_tables(
     example_runs: dict[str, Any], sandbox: AirflowSandbox
 ) -> None:
@@ -324,7 +325,7 @@ def test_no_key_or_token_of_the_example_runs_in_their_outputs_log_files_or_table
         secrets[f"{dag_id} API key"] = run.emulator.api_key
         secrets.update({f"{dag_id} token {i}": token for i, token in enumerate(run.emulator.minted_tokens)})
         outputs.append(CommandResult(0, run.outcome.output, run.outcome.run_id))
-    assert len(secrets) >= 10, "the runs minted tokens to look for"
+    assert len(secrets) >= 2, "the runs minted tokens to look for (a key and a token at least)"
     places = haystacks(sandbox, *outputs)
     found = leaks(secrets, places)
     print(f"leak search: {len(secrets)} secrets in {len(places)} places, {len(found)} leaks")
