@@ -12,7 +12,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CONSTRAINTS := requirements/constraints.txt
 
-.PHONY: install environments test test-matrix wheel-check $(foreach version,$(MATRIX),matrix-$(version)) lint demo bench bench-smoke lock lock-matrix clean
+# matrix-VERSION (below) is not declared phony: make looks up no pattern rule for a phony target.
+.PHONY: install environments test test-matrix wheel-check lint demo bench bench-smoke lock lock-matrix clean
 
 # The other Airflow versions CI tests on (3.3, the primary, is in $(CONSTRAINTS)). Each has a lock file
 # requirements/airflow-VERSION.txt, resolved as of a few weeks after its release (LOCK_DATE below), and
@@ -26,8 +27,8 @@ LOCK_DATE_3.2.2 := 2026-06-20
 # The extras each installs: the browser test and the distributed run (CeleryExecutor) run on 2.11 too
 # (and on 3.3, whose .venv has the dev extra).
 EXTRAS_2.11.2 := test,browser,distributed
-# What pytest runs on them: every test that touches Airflow code (those marked version_independent ran
-# on the primary version already). MATRIX_TESTS=tests/test_airflow.py for the real-process tier only.
+# What pytest runs on them: what can differ between Airflow versions (the tests marked
+# version_independent ran on the primary version already). MATRIX_TESTS=tests/test_airflow.py: one file.
 MATRIX_TESTS ?= tests -m "not version_independent"
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
