@@ -9,6 +9,7 @@ emulator, from a folder that holds no source of this project. Exits non-zero, sa
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -106,8 +107,6 @@ def main() -> int:
         )
         shutil.copytree(ROOT / "example_dags", work / "dags")
         dag_ids = sorted(path.stem for path in (work / "dags").glob("*.py") if path.stem not in SKIPPED)
-        import json
-
         report = run(python, "-I", "-c", IN_THE_ENVIRONMENT, work, json.dumps(dag_ids), cwd=work)
         print(f"the wheel, installed: {report.strip().splitlines()[-1]}")
         return 0

@@ -7,6 +7,8 @@ import json
 import re
 import sqlite3
 
+import pytest
+
 from airflow_provider_realtime.testing import RealtimeEmulator
 from airflow_provider_realtime.testing.sandbox import AirflowSandbox, CommandResult
 
@@ -86,3 +88,8 @@ def leaks(secrets: dict[str, str], places: dict[str, str]) -> list[tuple[str, st
         for place, text in places.items()
         if secret in text and not airflow_30_debug_echo(secret, text)
     ]
+
+
+def selected_runs(request: pytest.FixtureRequest) -> set[str]:
+    """The runs the selected tests read (their ``uses_run`` marks): a runs fixture makes only those."""
+    return {mark.args[0] for item in request.session.items for mark in item.iter_markers("uses_run")}

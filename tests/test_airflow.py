@@ -18,6 +18,7 @@ from airflow_runs import (
     haystacks,
     leaks,
     plain,
+    selected_runs,
 )
 from servers import RedisServer, redis_server
 
@@ -88,7 +89,7 @@ def example_runs(
     in one Airflow process, each against an emulator of its own; the fleet example writes to a real Redis
     (when redis-server is installed, else it is not run). Yields ``dag_id -> ExampleRun``, and
     ``"token_dir"``, ``"redis"`` and ``"import_errors"`` (of the DAGs folder) for the tests to look in."""
-    wanted = {mark.args[0] for item in request.session.items for mark in item.iter_markers("uses_run")}
+    wanted = selected_runs(request)
     with contextlib.ExitStack() as stack:
         token_dir = tmp_path_factory.mktemp("tokens")
         redis = None

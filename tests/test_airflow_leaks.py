@@ -19,6 +19,7 @@ from airflow_runs import (
     haystacks,
     leaks,
     plain,
+    selected_runs,
     task_failed,
 )
 
@@ -48,7 +49,7 @@ def leak_runs(sandbox: AirflowSandbox, request: pytest.FixtureRequest) -> Iterat
     key, and ``airflow connections test`` of the pasted key: each against an emulator of its own where
     what it is answered matters; only those the selected tests read (``uses_run``). One at a time: two
     Airflow commands starting at once both write their DAGs to the SQLite database, and one fails."""
-    wanted = {mark.args[0] for item in request.session.items for mark in item.iter_markers("uses_run")}
+    wanted = selected_runs(request)
 
     wrong_key = "sk-wrong-" + os.urandom(12).hex()
     pasted_key = "sk-pasted-" + os.urandom(12).hex()
