@@ -79,6 +79,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	@# every function at most complexity C (radon: 20): a D or worse is printed, and fails the target
+	@! $(BIN)/radon cc -n D -s airflow_provider_realtime | grep .
 
 ## make demo: run example 1 in a real Airflow; the real API when OPENAI_API_KEY is set, else the emulator.
 demo: $(STAMP)

@@ -7,7 +7,13 @@ whole response body.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from airflow_provider_realtime.hooks.realtime import RealtimeResponse
+    from airflow_provider_realtime.transport import ExchangeError
 
 
 class RealtimeError(Exception):
@@ -168,3 +174,115 @@ class RealtimeBatchError(RealtimeError):
             param=first.param,
             api_message=first.api_message,
         )
+
+
+# --------------------------------------------------------------------------------------------------
+# What failed -> the exception a caller handles. Every quoted server text goes through masking.scrub.
+# --------------------------------------------------------------------------------------------------
+
+# An error status -> (exception, summary). 5xx not listed -> server error; any other 4xx -> invalid request.
+ERROR_FOR_STATUS: Final[Mapping[int, tuple[type[RealtimeError], str]]] = {
+    401: (RealtimeAuthenticationError, "Authentication failed"),
+    403: (RealtimeAuthenticationError, "Permission denied"),
+    408: (RealtimeServerError, "The server failed"),
+    409: (RealtimeServerError, "The server failed"),
+    429: (RealtimeRateLimitError, "Rate limited"),
+}
+SERVER_ERROR: Final = (RealtimeServerError, "The server failed")
+REJECTED: Final = (RealtimeInvalidRequestError, "The request was rejected")
+
+
+def _quoted(text: str | None, limit: int = 100) -> str | None:
+    from airflow_provider_realtime.masking import scrub
+
+    return scrub(text, limit=limit)
+
+
+def error_for_status(response: RealtimeResponse) -> RealtimeError:
+    """The exception for an error answer (4xx/5xx), quoting OpenAI's error fields, scrubbed."""
+    from airflow_provider_realtime.contract import parse_error
+
+    details = parse_error(response.body)
+    default = SERVER_ERROR if response.status >= 500 else REJECTED
+    kind, summary = ERROR_FOR_STATUS.get(response.status, default)
+    if response.attempts > 1:
+        summary += f" on all {response.attempts} attempts"
+    if response.body_problem:
+        summary += f" (its body: {response.body_problem})"
+    elif details["message"] is None and isinstance(response.body, str) and response.body:
+        summary += " (the answer was not OpenAI's JSON error; a proxy may have answered)"
+    return kind(
+        summary,
+        endpoint=response.endpoint,
+        status=response.status,
+        request_id=response.request_id,
+        attempts=response.attempts,
+        error_type=_quoted(details["type"]),
+        code=_quoted(details["code"]),
+        param=_quoted(details["param"], limit=200),
+        api_message=_quoted(details["message"], limit=500),
+    )
+
+
+def missing_token_error(response: RealtimeResponse, missing: str) -> RealtimeMalformedResponseError:
+    """A 2xx answer without a usable client secret; ``missing`` names the answer field that lacks it."""
+    if response.body_problem:
+        what = f"The answer is {response.body_problem}"
+    elif not isinstance(response.body, dict):
+        what = "The answer is not JSON" if response.body else "The answer is empty"
+    else:
+        what = f"The answer holds no client secret: its field {missing} is missing or null"
+    return RealtimeMalformedResponseError(
+        what,
+        endpoint=response.endpoint,
+        status=response.status,
+        request_id=response.request_id,
+        attempts=response.attempts,
+    )
+
+
+def exchange_error(error: ExchangeError, label: str, attempt: int, timeout: Any) -> RealtimeError:
+    """A failed exchange: no answer (retryable), or an answer that broke off (a token may exist)."""
+    if not error.answered:
+        if error.timed_out:
+            summary = f"No answer in time ({error.reason}; connect/read timeouts {timeout} s)"
+            return RealtimeTimeoutError(summary, endpoint=label, attempts=attempt)
+        return RealtimeConnectionError(error.reason, endpoint=label, attempts=attempt)
+    kind = RealtimeTimeoutError if error.timed_out else RealtimeMalformedResponseError
+    return kind(
+        f"{error.reason}; not retried: the server may have minted a token",
+        endpoint=label,
+        status=error.status,
+        request_id=_quoted(error.request_id),
+        attempts=attempt,
+    )
+
+
+def redirect_error(
+    status: int, location: str, request_id: str | None, label: str, attempt: int
+) -> RealtimeRedirectError:
+    """Refuse a redirect, saying where it pointed (scheme and host only: the rest may hold anything)."""
+    return RealtimeRedirectError(
+        f"Redirected to {_redirect_target(location)}; not followed: credentials are sent only to the "
+        "connection's base URL",
+        endpoint=label,
+        status=status,
+        request_id=_quoted(request_id),
+        attempts=attempt,
+    )
+
+
+def _redirect_target(location: str) -> str:
+    if not location:
+        return "nowhere (no Location header)"
+    try:
+        parts = urllib.parse.urlsplit(location.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return "an address that is not a valid URL"
+    if parts.scheme and host:
+        target = f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+        return _quoted(target, limit=200) or target
+    if not parts.scheme and not parts.netloc:
+        return "another path on the same host"
+    return f"a {_quoted(parts.scheme, limit=20) or 'schemeless'} address"

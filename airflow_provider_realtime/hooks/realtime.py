@@ -4,35 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import urllib.parse
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_realtime import contract, kinds
 from airflow_provider_realtime.compat import BaseHook
-from airflow_provider_realtime.connection_fields import (
-    CONN_TYPE,
-    DEFAULT_BASE_URL,
-    DEFAULT_CONN_ID,
-    EXTRAS_BY_NAME,
-    FORM_PREFIX,
-    check_value,
-)
+from airflow_provider_realtime.connection import ConnectionSettings, Timeout, read_settings
+from airflow_provider_realtime.connection_fields import CONN_TYPE, DEFAULT_CONN_ID
 from airflow_provider_realtime.exceptions import (
-    RealtimeAuthenticationError,
-    RealtimeConnectionError,
     RealtimeError,
-    RealtimeInvalidRequestError,
     RealtimeMalformedResponseError,
-    RealtimeRateLimitError,
-    RealtimeRedirectError,
-    RealtimeServerError,
     RealtimeStoppedError,
-    RealtimeTimeoutError,
+    error_for_status,
+    exchange_error,
+    missing_token_error,
+    redirect_error,
 )
-from airflow_provider_realtime.masking import scrub, scrub_json
+from airflow_provider_realtime.response import RealtimeResponse, read_answer
 from airflow_provider_realtime.retry import (
     BatchGate,
     RetryPolicy,
@@ -44,64 +33,16 @@ from airflow_provider_realtime.retry import (
 if TYPE_CHECKING:
     import requests
 
-    from airflow_provider_realtime.transport import Answer, ExchangeError
+    from airflow_provider_realtime.batch import Batch
 
-Timeout = float | tuple[float, float]
+__all__ = ["ConnectionSettings", "OpenAIRealtimeHook", "RealtimeResponse", "Timeout"]
 
 DEFAULT_CONCURRENCY = 16  # requests in flight at once when minting in bulk
 # When a batch is stopped, how long the requests already in flight may take to bring their tokens back.
 STOP_GRACE_SECONDS = 1.0
 
 
-@dataclass(frozen=True)
-class RealtimeResponse:
-    """What the API answered: status, parsed JSON body (or text when not JSON), request id, attempts.
-
-    The body may hold a client secret, so it is kept out of ``repr``.
-
-    :param body_problem: why the body is not the JSON it should be (not JSON, cut off, too large),
-        or None.
-    """
-
-    status: int
-    body: Any = field(repr=False)
-    request_id: str | None
-    attempts: int
-    endpoint: str
-    body_problem: str | None = None
-    request: kinds.PreparedRequest | None = field(default=None, repr=False)
-
-    def structured(self, *, include_client_secret: bool = True) -> dict[str, Any]:
-        """The answer as the operators' structured result (``client_secret``, ``client_secret_expires_at``,
-        ``session_id``, …), for answers of the ``create_*`` methods."""
-        if self.request is None:
-            raise ValueError(
-                "only answers of the create_* methods know their kind: this one came from post()"
-            )
-        return kinds.shape_result(
-            self.request.kind, self.request.endpoint, self.body, include_client_secret=include_client_secret
-        )
-
-
-@dataclass(frozen=True)
-class ConnectionSettings:
-    """Everything the hook needs from an Airflow connection, read and checked once.
-
-    :param deadline: seconds one attempt may take in all, connection and whole answer (connect + read).
-    :param secrets: the credentials sent in headers, to scrub from anything a server says.
-    """
-
-    base_url: str
-    headers: dict[str, str] = field(repr=False)
-    timeout: tuple[float, float]
-    retry: RetryPolicy
-    proxies: dict[str, str] = field(repr=False)  # proxy URLs may embed credentials
-    verify: bool | str = True
-    secrets: tuple[str, ...] = field(default=(), repr=False)
-
-    @property
-    def deadline(self) -> float:
-        return self.timeout[0] + self.timeout[1]
+Result = RealtimeResponse | RealtimeError  # what one item of a bulk mint ends as
 
 
 class OpenAIRealtimeHook(BaseHook):
@@ -136,7 +77,7 @@ class OpenAIRealtimeHook(BaseHook):
         self.conn_id = conn_id
         self.max_retries = max_retries
         self.timeout = timeout
-        self._batches: set[_Batch] = set()  # those minting now, for stop()
+        self._batches: set[Batch[RealtimeResponse]] = set()  # those minting now, for stop()
 
     # ----------------------------------------------------------------------------------------------
     # Connection
@@ -177,75 +118,10 @@ class OpenAIRealtimeHook(BaseHook):
         """
         from airflow_provider_realtime.compat import mask_secret
 
-        name = self._connection_name
         conn = self.get_connection(self.conn_id)
-        conn_type = (conn.conn_type or "").replace("-", "_")
-        if conn_type != CONN_TYPE:
-            # Its password belongs to another system: it must never become our Authorization header.
-            raise ValueError(
-                f"{name} is of type {conn_type or 'unset'!r}, not {CONN_TYPE!r}; "
-                f"this hook only sends the key of an {CONN_TYPE} connection"
-            )
-        api_key = conn.password
-        if not api_key:
-            raise ValueError(
-                f"{name} has no API key: set its password field (API Key in the UI; Airflow 2's edit form "
-                "sends no stored key with Test: type the key again before pressing it)"
-            )
-        mask_secret(api_key)
-        _check_header_value(api_key, f"{name}: the API key (password)")
-        extras = self._checked_extras(conn.extra_dejson)
-        headers = (
-            {"api-key": api_key}
-            if extras.get("api_type") == "azure"
-            else {"Authorization": f"Bearer {api_key}"}
-        )
-        for extra, header in (("organization", "OpenAI-Organization"), ("project", "OpenAI-Project")):
-            if extras.get(extra):
-                _check_header_value(extras[extra], f"{name}: extra {extra!r}")
-                headers[header] = extras[extra]
-        connect_timeout = float(extras.get("connect_timeout", EXTRAS_BY_NAME["connect_timeout"].default))
-        read_timeout = float(extras.get("timeout", EXTRAS_BY_NAME["timeout"].default))
-        if self.timeout is not None:
-            connect_timeout, read_timeout = _timeout_pair(self.timeout, connect_timeout)
-        max_retries = extras.get("max_retries", EXTRAS_BY_NAME["max_retries"].default)
-        if self.max_retries is not None:
-            max_retries = check_value(EXTRAS_BY_NAME["max_retries"], self.max_retries, "max_retries")
-        policy = RetryPolicy(
-            max_retries=max_retries,
-            backoff_initial=float(extras.get("backoff_initial", EXTRAS_BY_NAME["backoff_initial"].default)),
-            backoff_max=float(extras.get("backoff_max", EXTRAS_BY_NAME["backoff_max"].default)),
-            retry_after_max=float(extras.get("retry_after_max", EXTRAS_BY_NAME["retry_after_max"].default)),
-        )
-        base_url = _base_url(conn.host, conn.port, conn.schema, name)
-        from airflow_provider_realtime.transport import environment_transport
-
-        proxies, verify = environment_transport(base_url)
-        return ConnectionSettings(
-            base_url=base_url,
-            headers=headers,
-            timeout=(connect_timeout, read_timeout),
-            retry=policy,
-            proxies=proxies,
-            verify=verify,
-            secrets=(api_key,),
-        )
-
-    def _checked_extras(self, extras: Any) -> dict[str, Any]:
-        """Check extras against the allow-list; errors name the key and connection, never the value."""
-        if not isinstance(extras, dict):
-            raise ValueError(f"{self._connection_name}: extra must be a JSON object")
-        checked: dict[str, Any] = {}
-        for key, value in extras.items():
-            if value is None or value == "":
-                continue  # the connection form stores empty fields
-            name = str(key).removeprefix(FORM_PREFIX)  # how Airflow 2's form widgets name their fields
-            extra = EXTRAS_BY_NAME.get(name)
-            if extra is None:
-                allowed = ", ".join(EXTRAS_BY_NAME)
-                raise ValueError(f"{self._connection_name}: unknown extra {name!r}; allowed: {allowed}")
-            checked[name] = check_value(extra, value, f"{self._connection_name}: extra {name!r}")
-        return checked
+        if conn.password:
+            mask_secret(conn.password)  # before anything could log it, whatever the checks find
+        return read_settings(conn, self._connection_name, timeout=self.timeout, max_retries=self.max_retries)
 
     @property
     def base_url(self) -> str:
@@ -259,81 +135,8 @@ class OpenAIRealtimeHook(BaseHook):
         return shared_http_session()
 
     # ----------------------------------------------------------------------------------------------
-    # Requests
+    # Minting: create() and create_many() are the one path; the named methods are aliases of them.
     # ----------------------------------------------------------------------------------------------
-
-    def create_client_secret(
-        self,
-        session: Any = None,
-        *,
-        endpoint: str = contract.CLIENT_SECRETS,
-        expires_after_seconds: int | None = None,
-        raise_for_status: bool = True,
-        require_client_secret: bool = True,
-    ) -> RealtimeResponse:
-        """Mint a client secret for a transcription session.
-
-        :param session: settings in the beta or the current shape; ``None`` for the server's defaults.
-        :param endpoint: ``client_secrets`` (current API) or ``transcription_sessions`` (beta).
-        :param expires_after_seconds: token lifetime, 10..7200 seconds.
-        :param raise_for_status: raise a :class:`RealtimeError` for an error status (after retries);
-            when False, the error answer is returned.
-        :param require_client_secret: raise :class:`RealtimeMalformedResponseError` for a 2xx answer
-            that is not JSON or holds no token.
-        :raises ValueError: for bad settings, before anything is sent.
-        """
-        return self.create(
-            kinds.TRANSCRIPTION,
-            session,
-            endpoint=endpoint,
-            expires_after_seconds=expires_after_seconds,
-            raise_for_status=raise_for_status,
-            require_client_secret=require_client_secret,
-        )
-
-    def create_realtime_client_secret(
-        self,
-        session: Any = None,
-        *,
-        expires_after_seconds: int | None = None,
-        raise_for_status: bool = True,
-        require_client_secret: bool = True,
-    ) -> RealtimeResponse:
-        """Mint a client secret for a realtime (speech-to-speech, voice agent) session.
-
-        :param session: the current API's settings (``model``, ``instructions``, ``output_modalities``,
-            ``audio.input``/``audio.output``, ``tools``, ``tool_choice``, …); ``None`` for the defaults.
-        The other parameters are :meth:`create_client_secret`'s.
-        """
-        return self.create(
-            kinds.REALTIME,
-            session,
-            expires_after_seconds=expires_after_seconds,
-            raise_for_status=raise_for_status,
-            require_client_secret=require_client_secret,
-        )
-
-    def create_translation_client_secret(
-        self,
-        session: Any = None,
-        *,
-        expires_after_seconds: int | None = None,
-        raise_for_status: bool = True,
-        require_client_secret: bool = True,
-    ) -> RealtimeResponse:
-        """Mint a client secret for a live translation session.
-
-        :param session: ``model`` (required), ``audio.input.transcription``, ``audio.input.noise_reduction``
-            and ``audio.output.language``.
-        The other parameters are :meth:`create_client_secret`'s.
-        """
-        return self.create(
-            kinds.TRANSLATION,
-            session,
-            expires_after_seconds=expires_after_seconds,
-            raise_for_status=raise_for_status,
-            require_client_secret=require_client_secret,
-        )
 
     def create(
         self,
@@ -345,9 +148,20 @@ class OpenAIRealtimeHook(BaseHook):
         raise_for_status: bool = True,
         require_client_secret: bool = True,
     ) -> RealtimeResponse:
-        """Mint a client secret of ``kind`` (``transcription``, ``realtime`` or ``translation``): the one
-        path every ``create_*`` method and operator takes. Settings are checked before the connection
-        is even read."""
+        """Mint a client secret of ``kind``: the path every ``create_*`` method and operator takes.
+
+        :param kind: ``transcription``, ``realtime`` or ``translation``.
+        :param session: the kind's session settings (transcription: the beta or the current shape);
+            ``None`` for the server's defaults.
+        :param endpoint: transcription only: ``client_secrets`` (current API, the default) or
+            ``transcription_sessions`` (beta).
+        :param expires_after_seconds: token lifetime, 10..7200 seconds.
+        :param raise_for_status: raise a :class:`RealtimeError` for an error status (after retries);
+            when False, the error answer is returned.
+        :param require_client_secret: raise :class:`RealtimeMalformedResponseError` for a 2xx answer
+            that is not JSON or holds no token.
+        :raises ValueError: for bad settings, before the connection is even read.
+        """
         request = kinds.prepare(kind, session, expires_after_seconds, endpoint)
         response = self.post(
             request.endpoint,
@@ -357,81 +171,31 @@ class OpenAIRealtimeHook(BaseHook):
         )
         return dataclasses.replace(response, request=request)
 
-    def create_client_secrets(
-        self,
-        sessions: Sequence[Any],
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        endpoint: str = contract.CLIENT_SECRETS,
-        expires_after_seconds: int | None = None,
-        raise_for_status: bool = True,
-        require_client_secret: bool = True,
-        on_result: Callable[[int, RealtimeResponse | RealtimeError], None] | None = None,
-    ) -> list[RealtimeResponse | RealtimeError]:
-        """Mint one transcription client secret per item of ``sessions``, ``concurrency`` at a time.
+    def create_client_secret(self, session: Any = None, **options: Any) -> RealtimeResponse:
+        """Mint a client secret for a transcription session: :meth:`create` of ``transcription``."""
+        return self.create(kinds.TRANSCRIPTION, session, **options)
 
-        :param sessions: settings per token (``None`` items for the server's defaults); ``[settings] * n``
-            mints ``n`` alike.
-        :param concurrency: requests in flight at once, 1..64 (``transport.POOL_SIZE``), each on a
-            kept-alive connection.
-        The other parameters are :meth:`create_client_secret`'s.
-        :param on_result: called with ``(index, result)`` as each item ends (see :meth:`create_many`).
-        :returns: in the order of ``sessions``, each item's :class:`RealtimeResponse`, or the
-            :class:`RealtimeError` that ended it after its retries: one failure loses no other token.
-        :raises ValueError: for bad settings of any item (``sessions[3].…``), before anything is sent.
-        """
-        return self.create_many(
-            kinds.TRANSCRIPTION,
-            sessions,
-            concurrency=concurrency,
-            endpoint=endpoint,
-            expires_after_seconds=expires_after_seconds,
-            raise_for_status=raise_for_status,
-            require_client_secret=require_client_secret,
-            on_result=on_result,
-        )
+    def create_realtime_client_secret(self, session: Any = None, **options: Any) -> RealtimeResponse:
+        """Mint a client secret for a realtime (speech-to-speech, voice agent) session: :meth:`create`
+        of ``realtime`` (settings: ``model``, ``instructions``, ``audio``, ``tools``, …)."""
+        return self.create(kinds.REALTIME, session, **options)
 
-    def create_realtime_client_secrets(
-        self,
-        sessions: Sequence[Any],
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        expires_after_seconds: int | None = None,
-        raise_for_status: bool = True,
-        require_client_secret: bool = True,
-        on_result: Callable[[int, RealtimeResponse | RealtimeError], None] | None = None,
-    ) -> list[RealtimeResponse | RealtimeError]:
-        """:meth:`create_client_secrets` for realtime (voice agent) sessions."""
-        return self.create_many(
-            kinds.REALTIME,
-            sessions,
-            concurrency=concurrency,
-            expires_after_seconds=expires_after_seconds,
-            raise_for_status=raise_for_status,
-            require_client_secret=require_client_secret,
-            on_result=on_result,
-        )
+    def create_translation_client_secret(self, session: Any = None, **options: Any) -> RealtimeResponse:
+        """Mint a client secret for a live translation session: :meth:`create` of ``translation``
+        (settings: ``model``, required, and ``audio``)."""
+        return self.create(kinds.TRANSLATION, session, **options)
 
-    def create_translation_client_secrets(
-        self,
-        sessions: Sequence[Any],
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        expires_after_seconds: int | None = None,
-        raise_for_status: bool = True,
-        require_client_secret: bool = True,
-        on_result: Callable[[int, RealtimeResponse | RealtimeError], None] | None = None,
-    ) -> list[RealtimeResponse | RealtimeError]:
-        """:meth:`create_client_secrets` for live translation sessions."""
-        return self.create_many(
-            kinds.TRANSLATION,
-            sessions,
-            concurrency=concurrency,
-            expires_after_seconds=expires_after_seconds,
-            raise_for_status=raise_for_status,
-            require_client_secret=require_client_secret,
-            on_result=on_result,
-        )
+    def create_client_secrets(self, sessions: Sequence[Any], **options: Any) -> list[Result]:
+        """One transcription client secret per item of ``sessions``: :meth:`create_many`."""
+        return self.create_many(kinds.TRANSCRIPTION, sessions, **options)
+
+    def create_realtime_client_secrets(self, sessions: Sequence[Any], **options: Any) -> list[Result]:
+        """One realtime (voice agent) client secret per item of ``sessions``: :meth:`create_many`."""
+        return self.create_many(kinds.REALTIME, sessions, **options)
+
+    def create_translation_client_secrets(self, sessions: Sequence[Any], **options: Any) -> list[Result]:
+        """One live translation client secret per item of ``sessions``: :meth:`create_many`."""
+        return self.create_many(kinds.TRANSLATION, sessions, **options)
 
     def create_many(
         self,
@@ -443,8 +207,8 @@ class OpenAIRealtimeHook(BaseHook):
         expires_after_seconds: int | None = None,
         raise_for_status: bool = True,
         require_client_secret: bool = True,
-        on_result: Callable[[int, RealtimeResponse | RealtimeError], None] | None = None,
-    ) -> list[RealtimeResponse | RealtimeError]:
+        on_result: Callable[[int, Result], None] | None = None,
+    ) -> list[Result]:
         """Mint a client secret of ``kind`` per item of ``sessions``: the bulk path of every
         ``create_*_client_secrets`` method and of the operators' ``count``.
 
@@ -463,6 +227,7 @@ class OpenAIRealtimeHook(BaseHook):
         """
         if isinstance(sessions, (str, bytes, Mapping)) or not isinstance(sessions, Sequence):
             raise ValueError(f"sessions must be a list of session settings, got {type(sessions).__name__}")
+        from airflow_provider_realtime.batch import Batch
         from airflow_provider_realtime.transport import POOL_SIZE
 
         if isinstance(concurrency, bool) or not isinstance(concurrency, int):
@@ -478,8 +243,19 @@ class OpenAIRealtimeHook(BaseHook):
         if not requests:
             return []
         self.settings  # noqa: B018 - read and check the connection once, before any thread starts
+
+        def mint(request: kinds.PreparedRequest, gate: BatchGate) -> RealtimeResponse:
+            response = self._post(
+                request.endpoint,
+                request.body,
+                raise_for_status=raise_for_status,
+                require_client_secret=require_client_secret,
+                gate=gate,
+            )
+            return dataclasses.replace(response, request=request)
+
         started = time.monotonic()
-        batch = _Batch(self, requests, raise_for_status, require_client_secret)
+        batch: Batch[RealtimeResponse] = Batch(requests, mint, self._unusable_answer)
         workers = min(concurrency, len(requests))
         self._batches.add(batch)
         try:
@@ -492,14 +268,23 @@ class OpenAIRealtimeHook(BaseHook):
             raise
         finally:
             self._batches.discard(batch)
+        elapsed = time.monotonic() - started
         self.log.info(
             "%s client secrets in %.2f s (%d in flight at most): %s",
             kind.capitalize(),
-            time.monotonic() - started,
+            elapsed,
             workers,
             batch.tally(),
         )
         return batch.results()
+
+    def _unusable_answer(self, request: kinds.PreparedRequest, error: Exception) -> RealtimeError:
+        label = f"POST {self.base_url}{contract.ENDPOINT_PATHS[request.endpoint]}"
+        return RealtimeMalformedResponseError(
+            f"The answer could not be used ({type(error).__name__}); not retried: the server may "
+            "have minted a token",
+            endpoint=label,
+        )
 
     def stop(self, reason: str = "the task was stopped") -> None:
         """Stop the batches this hook is minting: no request starts any more, and every wait ends.
@@ -520,7 +305,7 @@ class OpenAIRealtimeHook(BaseHook):
     ) -> RealtimeResponse:
         """POST an already-built ``body`` to ``endpoint`` and mask the minted token before anything logs.
 
-        See :meth:`create_client_secret` for the parameters.
+        See :meth:`create` for the parameters.
 
         :raises ValueError: ``body`` is not a JSON object (before anything is sent).
         """
@@ -548,7 +333,7 @@ class OpenAIRealtimeHook(BaseHook):
         response = self._request("POST", path, body, gate=gate)
         if response.status >= 400:
             if raise_for_status:
-                raise _api_error(response)
+                raise error_for_status(response)
             return response
         token, _ = contract.extract_client_secret(endpoint, response.body)
         if token is not None:
@@ -556,7 +341,7 @@ class OpenAIRealtimeHook(BaseHook):
 
             mask_token(token)
         elif require_client_secret:
-            raise _malformed(response, contract.missing_client_secret(endpoint, response.body))
+            raise missing_token_error(response, contract.missing_client_secret(endpoint, response.body))
         self.log.debug(
             "%s answered %s (request id %s, %d attempt(s)); client secret masked",
             response.endpoint,
@@ -582,8 +367,12 @@ class OpenAIRealtimeHook(BaseHook):
         except (RealtimeError, ValueError) as error:
             return False, str(error)
         if response.status >= 400:
-            return False, str(_api_error(response))
+            return False, str(error_for_status(response))
         return True, f"Connected to {self.base_url}: GET /models answered {response.status}"
+
+    # ----------------------------------------------------------------------------------------------
+    # One request: the retry policy (_request) around single attempts (_attempt).
+    # ----------------------------------------------------------------------------------------------
 
     def _request(
         self,
@@ -602,25 +391,15 @@ class OpenAIRealtimeHook(BaseHook):
         attempt first waits out a pause a server asked any request of the batch for, and none starts
         once the batch is stopped.
         """
-        settings = self.settings
-        url = settings.base_url + path
+        url = self.settings.base_url + path
         label = f"{method} {url}"
-        policy = settings.retry
+        policy = self.settings.retry
         max_attempts = policy.max_retries + 1 if retry else 1
-        attempt = 0
-        outcome = "not sent"
+        attempt, outcome = 0, ""
         while True:
             attempt += 1
             if gate is not None:
-                gate.wait()
-                if gate.stopped:
-                    raise RealtimeStoppedError(
-                        f"{outcome.capitalize()}, and not sent again: {gate.stop_reason}"
-                        if attempt > 1
-                        else f"Not sent: {gate.stop_reason}",
-                        endpoint=label,
-                        attempts=attempt - 1,
-                    )
+                _wait_at(gate, label, attempt, outcome)
             response, failure, retry_headers = self._attempt(method, url, body, attempt)
             if response is not None and (
                 response.status < 400 or not is_retryable_status(response.status, retry_headers)
@@ -628,15 +407,8 @@ class OpenAIRealtimeHook(BaseHook):
                 return response
             outcome = failure.summary if failure else f"status {response.status if response else '?'}"
             wait = wait_before_retry(attempt, retry_headers, policy) if attempt < max_attempts else None
-            requested = server_requested_wait(retry_headers)
-            if gate is not None and requested is not None:
-                if wait is not None:
-                    gate.hold(wait)  # the server asked: the whole batch waits, not only this request
-                elif requested > policy.retry_after_max:
-                    gate.stop(
-                        f"the server asked for a wait of {requested:g} s, longer than retry_after_max "
-                        f"({policy.retry_after_max:g} s)"
-                    )
+            if gate is not None:
+                _pass_on_requested_wait(gate, retry_headers, wait, policy)
             if wait is None:
                 if attempt < max_attempts:
                     self.log.warning(
@@ -659,10 +431,7 @@ class OpenAIRealtimeHook(BaseHook):
                 outcome,
                 wait,
             )
-            if gate is None:
-                time.sleep(wait)
-            else:
-                gate.sleep(wait)
+            (time.sleep if gate is None else gate.sleep)(wait)
 
     def _attempt(
         self, method: str, url: str, body: dict[str, Any] | None, attempt: int
@@ -686,112 +455,15 @@ class OpenAIRealtimeHook(BaseHook):
                 verify=settings.verify,
             )
         except ExchangeError as error:
-            failure = _exchange_failure(error, label, attempt, settings)
+            failure = exchange_error(error, label, attempt, settings.timeout)
             if error.answered:
                 raise failure from None  # the server answered, then its answer failed: no retry
             return None, failure, {}
         if 300 <= answer.status < 400:
-            raise _redirect_error(answer, label, attempt)
-        return _response(answer, label, attempt, settings.secrets), None, answer.headers
-
-
-class _Batch:
-    """One bulk mint: worker threads take the next item, mint it, and hand its result to the caller's
-    thread, which alone calls back and may be interrupted.
-
-    Workers are daemon threads, not a ``ThreadPoolExecutor``: an executor's threads are joined at
-    interpreter exit, so a request in flight would hold up a stopped task's end.
-    """
-
-    def __init__(
-        self,
-        hook: OpenAIRealtimeHook,
-        requests: list[kinds.PreparedRequest],
-        raise_for_status: bool,
-        require_client_secret: bool,
-    ) -> None:
-        import itertools
-        import queue
-
-        self.hook = hook
-        self.requests = requests
-        self.raise_for_status = raise_for_status
-        self.require_client_secret = require_client_secret
-        self.gate = BatchGate()
-        self._results: list[RealtimeResponse | RealtimeError | None] = [None] * len(requests)
-        self._next = itertools.count()  # next() on it is atomic: each item is taken by one worker
-        self._finished: queue.SimpleQueue[int] = queue.SimpleQueue()
-        self._collected = 0
-
-    def start(self, workers: int) -> None:
-        import threading
-
-        for number in range(workers):
-            threading.Thread(target=self._work, name=f"realtime-mint-{number}", daemon=True).start()
-
-    def _work(self) -> None:
-        while (index := next(self._next)) < len(self.requests):
-            self._results[index] = self._mint(self.requests[index])
-            self._finished.put(index)
-
-    def _mint(self, request: kinds.PreparedRequest) -> RealtimeResponse | RealtimeError:
-        try:
-            response = self.hook._post(
-                request.endpoint,
-                request.body,
-                raise_for_status=self.raise_for_status,
-                require_client_secret=self.require_client_secret,
-                gate=self.gate,
+            raise redirect_error(
+                answer.status, answer.headers.get("Location", ""), answer.request_id, label, attempt
             )
-        except RealtimeError as error:
-            return error
-        except Exception as error:  # whatever one answer does, it ends as this item's error
-            label = f"POST {self.hook.base_url}{contract.ENDPOINT_PATHS[request.endpoint]}"
-            return RealtimeMalformedResponseError(
-                f"The answer could not be used ({type(error).__name__}); not retried: the server may "
-                "have minted a token",
-                endpoint=label,
-            )
-        return dataclasses.replace(response, request=request)
-
-    def collect(
-        self,
-        on_result: Callable[[int, RealtimeResponse | RealtimeError], None] | None,
-        *,
-        until: float | None,
-    ) -> None:
-        """Hand each finished item to ``on_result`` until every item has ended (or ``until`` passes)."""
-        import queue
-
-        while self._collected < len(self.requests):
-            timeout = None if until is None else until - time.monotonic()
-            if timeout is not None and timeout <= 0:
-                return
-            try:
-                index = self._finished.get(timeout=timeout)
-            except queue.Empty:
-                return
-            self._collected += 1
-            result = self._results[index]
-            if on_result is not None and result is not None:
-                on_result(index, result)
-
-    def results(self) -> list[RealtimeResponse | RealtimeError]:
-        return [result for result in self._results if result is not None]
-
-    def tally(self) -> str:
-        """How the items ended so far, e.g. ``3 minted, 1 failed, 6 not sent, 2 in flight``."""
-        ended = [result for result in self._results if result is not None]
-        minted = sum(isinstance(result, RealtimeResponse) for result in ended)
-        not_sent = sum(isinstance(result, RealtimeStoppedError) and result.attempts == 0 for result in ended)
-        failed = len(ended) - minted - not_sent
-        text = f"{minted} minted, {failed} failed, {not_sent} not sent"
-        in_flight = len(self.requests) - len(ended)
-        if in_flight:
-            text += f", {in_flight} in flight (a token they mint expires unused)"
-        if self.gate.stop_reason:
-            text += f"; stopped: {self.gate.stop_reason}"
-        return text
+        return read_answer(answer, label, attempt, settings.secrets), None, answer.headers
 
 
 # --------------------------------------------------------------------------------------------------
@@ -799,17 +471,33 @@ class _Batch:
 # --------------------------------------------------------------------------------------------------
 
 
-def _check_header_value(value: Any, what: str) -> None:
-    """Refuse a credential or ID that cannot go in an HTTP header as it is, naming it but never its value.
+def _wait_at(gate: BatchGate, label: str, attempt: int, outcome: str) -> None:
+    """Wait out a pause the batch is in; refuse to send once it is stopped."""
+    gate.wait()
+    if gate.stopped:
+        raise RealtimeStoppedError(
+            f"{outcome.capitalize()}, and not sent again: {gate.stop_reason}"
+            if attempt > 1
+            else f"Not sent: {gate.stop_reason}",
+            endpoint=label,
+            attempts=attempt - 1,
+        )
 
-    requests would reject it with a message quoting the whole header (the key included).
-    """
-    if not isinstance(value, str):
-        raise ValueError(f"{what} must be text")
-    if value != value.strip():
-        raise ValueError(f"{what} has leading or trailing whitespace (a pasted newline?); store it without")
-    if not value.isascii() or not value.isprintable() or any(char.isspace() for char in value):
-        raise ValueError(f"{what} holds spaces, control or non-ASCII characters; store it without them")
+
+def _pass_on_requested_wait(
+    gate: BatchGate, headers: Mapping[str, str], wait: float | None, policy: RetryPolicy
+) -> None:
+    """A wait the server asked one request for holds the whole batch; one too long stops it."""
+    requested = server_requested_wait(headers)
+    if requested is None:
+        return
+    if wait is not None:
+        gate.hold(wait)
+    elif requested > policy.retry_after_max:
+        gate.stop(
+            f"the server asked for a wait of {requested:g} s, longer than retry_after_max "
+            f"({policy.retry_after_max:g} s)"
+        )
 
 
 def _check_json_body(body: Any) -> None:
@@ -822,204 +510,3 @@ def _check_json_body(body: Any) -> None:
         json.dumps(body, allow_nan=False)
     except (TypeError, ValueError, RecursionError) as error:
         raise ValueError(f"body is not JSON: {error}") from None
-
-
-def _base_url(host: str | None, port: int | None, schema: str | None, name: str) -> str:
-    """Build and check the base URL from the connection's host (a full URL, or a bare host name), port
-    and schema (where a URI-form connection, ``openai-realtime://:KEY@api.openai.com/v1``, keeps the path).
-
-    :raises ValueError: naming what is wrong (never quoting the URL, which may hold credentials).
-    """
-    if not host:
-        return DEFAULT_BASE_URL
-    url = host.strip().rstrip("/")
-    if "://" not in url:
-        url = f"https://{url}"
-    if schema and urllib.parse.urlsplit(url).path in ("", "/"):
-        url = f"{url}/{schema.strip('/')}"
-    try:
-        parts = urllib.parse.urlsplit(url)
-        explicit_port = parts.port
-    except ValueError:
-        raise ValueError(f"{name}: the host (base URL) is not a valid URL") from None
-    problem = _base_url_problem(url, parts)
-    if problem is None and port and explicit_port not in (None, port):
-        problem = f"names port {explicit_port} while the connection's port is {port}; give one"
-    if problem:
-        raise ValueError(f"{name}: the host (base URL) {problem}")
-    if port and explicit_port is None:  # the port goes after the host name, not after the path
-        url = urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.netloc}:{port}"))
-    return url
-
-
-def _base_url_problem(url: str, parts: urllib.parse.SplitResult) -> str | None:
-    if parts.scheme not in ("http", "https"):
-        return "must start with https:// (or http://)"
-    if not parts.hostname:
-        return "has no host name"
-    if parts.username is not None or parts.password is not None:
-        return "must not hold a user name or password (the API key is the connection's password)"
-    if "?" in url or "#" in url:
-        return "must not have a query or fragment"
-    if not url.isascii() or not url.isprintable() or any(char.isspace() for char in url):
-        return "holds spaces, control or non-ASCII characters"
-    if parts.path in ("", "/"):
-        return (
-            f"has no path: give the API's base URL, e.g. {DEFAULT_BASE_URL} "
-            "(Azure OpenAI: https://RESOURCE.openai.azure.com/openai/v1)"
-        )
-    return None
-
-
-def _timeout_pair(timeout: Any, default_connect: float) -> tuple[float, float]:
-    """Read an operator's ``timeout``: read seconds, or a ``(connect, read)`` pair, in the extras' bounds."""
-    pair = tuple(timeout) if isinstance(timeout, (tuple, list)) else (default_connect, timeout)
-    if len(pair) != 2:
-        raise ValueError("timeout must be read seconds, or a (connect, read) pair of seconds")
-    connect = check_value(EXTRAS_BY_NAME["connect_timeout"], pair[0], "timeout (connect)")
-    read = check_value(EXTRAS_BY_NAME["timeout"], pair[1], "timeout (read)")
-    return float(connect), float(read)
-
-
-def _response(answer: Answer, label: str, attempt: int, secrets: tuple[str, ...]) -> RealtimeResponse:
-    """Parse an answer's body strictly; scrub every credential from an error answer (and from any echo)."""
-    from airflow_provider_realtime.transport import parse_json
-
-    problem = answer.problem
-    body: Any = ""
-    if answer.content:
-        try:
-            body = parse_json(answer.content)
-        except ValueError as error:
-            problem = f"not usable JSON: {error}"
-            body = answer.content.decode("utf-8", errors="replace")
-    if answer.status < 400 and _echoes(answer.content, secrets):
-        # Scrubbing would hand back "***" where the token was: such an answer is not used at all.
-        raise RealtimeMalformedResponseError(
-            "The answer quotes the API key, so it is not used (a token in it expires unused)",
-            endpoint=label,
-            status=answer.status,
-            request_id=_header_text(answer.request_id),
-            attempts=attempt,
-        )
-    if answer.status >= 400:
-        body = scrub_json(body, secrets)
-    return RealtimeResponse(
-        status=answer.status,
-        body=body,
-        request_id=_header_text(answer.request_id),
-        attempts=attempt,
-        endpoint=label,
-        body_problem=problem,
-    )
-
-
-def _echoes(content: bytes, secrets: Iterable[str]) -> bool:
-    folded = content.lower()
-    return any(secret.lower().encode() in folded for secret in secrets)
-
-
-def _header_text(value: str | None, limit: int = 100) -> str | None:
-    """A header value fit to quote in a message (request ids are short; a hostile one is cut)."""
-    if value is None:
-        return None
-    return scrub(value, limit=limit)
-
-
-def _exchange_failure(
-    error: ExchangeError, label: str, attempt: int, settings: ConnectionSettings
-) -> RealtimeError:
-    """Map a failed exchange to the exception a caller handles."""
-    if not error.answered:
-        kind: type[RealtimeError] = RealtimeTimeoutError if error.timed_out else RealtimeConnectionError
-        summary = (
-            f"No answer in time ({error.reason}; connect/read timeouts {settings.timeout} s)"
-            if error.timed_out
-            else error.reason
-        )
-        return kind(summary, endpoint=label, attempts=attempt)
-    kind = RealtimeTimeoutError if error.timed_out else RealtimeMalformedResponseError
-    return kind(
-        f"{error.reason}; not retried: the server may have minted a token",
-        endpoint=label,
-        status=error.status,
-        request_id=_header_text(error.request_id),
-        attempts=attempt,
-    )
-
-
-def _redirect_error(answer: Answer, label: str, attempt: int) -> RealtimeRedirectError:
-    """Refuse a redirect, saying where it pointed (scheme and host only: the rest may hold anything)."""
-    location = answer.headers.get("Location", "")
-    target = "nowhere (no Location header)"
-    if location:
-        try:
-            parts = urllib.parse.urlsplit(location.strip())
-            host = parts.hostname
-            port = parts.port
-        except ValueError:
-            target = "an address that is not a valid URL"
-        else:
-            if parts.scheme and host:
-                target = f"{parts.scheme}://{host}" + (f":{port}" if port else "")
-                target = scrub(target, limit=200) or target
-            elif not parts.scheme and not parts.netloc:
-                target = "another path on the same host"
-            else:
-                target = f"a {scrub(parts.scheme, limit=20) or 'schemeless'} address"
-    return RealtimeRedirectError(
-        f"Redirected to {target}; not followed: credentials are sent only to the connection's base URL",
-        endpoint=label,
-        status=answer.status,
-        request_id=_header_text(answer.request_id),
-        attempts=attempt,
-    )
-
-
-def _api_error(response: RealtimeResponse) -> RealtimeError:
-    """Map an error answer to the exception a caller handles, quoting OpenAI's error fields (scrubbed)."""
-    details = contract.parse_error(response.body)
-    status = response.status
-    if status in (401, 403):
-        kind: type[RealtimeError] = RealtimeAuthenticationError
-        summary = "Authentication failed" if status == 401 else "Permission denied"
-    elif status == 429:
-        kind, summary = RealtimeRateLimitError, "Rate limited"
-    elif status >= 500 or status in (408, 409):
-        kind, summary = RealtimeServerError, "The server failed"
-    else:
-        kind, summary = RealtimeInvalidRequestError, "The request was rejected"
-    if response.attempts > 1:
-        summary += f" on all {response.attempts} attempts"
-    if response.body_problem:
-        summary += f" (its body: {response.body_problem})"
-    elif details["message"] is None and isinstance(response.body, str) and response.body:
-        summary += " (the answer was not OpenAI's JSON error; a proxy may have answered)"
-    return kind(
-        summary,
-        endpoint=response.endpoint,
-        status=status,
-        request_id=response.request_id,
-        attempts=response.attempts,
-        error_type=scrub(details["type"], limit=100),
-        code=scrub(details["code"], limit=100),
-        param=scrub(details["param"], limit=200),
-        api_message=scrub(details["message"]),
-    )
-
-
-def _malformed(response: RealtimeResponse, missing: str) -> RealtimeMalformedResponseError:
-    """A 2xx answer without a usable client secret; ``missing`` names the answer field that lacks it."""
-    if response.body_problem:
-        what = f"The answer is {response.body_problem}"
-    elif not isinstance(response.body, dict):
-        what = "The answer is not JSON" if response.body else "The answer is empty"
-    else:
-        what = f"The answer holds no client secret: its field {missing} is missing or null"
-    return RealtimeMalformedResponseError(
-        what,
-        endpoint=response.endpoint,
-        status=response.status,
-        request_id=response.request_id,
-        attempts=response.attempts,
-    )

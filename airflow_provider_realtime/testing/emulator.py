@@ -21,11 +21,11 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Final
 
 DEFAULT_API_KEY = "sk-emulator-key-0123456789"
 DEFAULT_LIFETIME = 600
@@ -575,6 +575,18 @@ def error_body(message: str, kind: str, param: str | None = None, code: str | No
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
+def _emulated_error(status: int) -> dict[str, Any]:
+    """The error body OpenAI would send with ``status``."""
+    reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    if status == 429:
+        kind, code = "requests", "rate_limit_exceeded"
+    elif status >= 500:
+        kind, code = "server_error", "server_error"
+    else:
+        kind, code = "invalid_request_error", None
+    return error_body(f"Emulated {status} {reason}.", kind, None, code)
+
+
 def _default_turn_detection() -> dict[str, Any]:
     """What the server answers when no turn detection was asked for (a new dict each time)."""
     return {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300, "silence_duration_ms": 500}
@@ -616,48 +628,47 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw_body = self.rfile.read(length) if length else b""
         headers = {name.lower(): value for name, value in self.headers.items()}
-        emulator = self.emulator
         try:
             recorded_body: Any = json.loads(raw_body) if raw_body else None
         except ValueError:
             recorded_body = raw_body.decode("utf-8", "replace")
-        fault = emulator._next_fault(RecordedRequest(self.command, self.path, headers, recorded_body))
-        if fault is None or fault.action in ("slow", "null_secret"):
-            if fault is not None and fault.delay:
-                time.sleep(fault.delay)
-            status, body = emulator.answer(self.command, self.path, headers, raw_body)
-            if fault is not None and fault.action == "null_secret" and status == 200:
-                if "value" in body:
-                    body["value"] = None
-                else:
-                    body["client_secret"] = None
-            self._send(status, body, {})
-        elif fault.action == "drop":
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
-        elif fault.action == "truncate":
-            payload = json.dumps({"value": _token(), "expires_at": int(time.time()) + 60}).encode()
-            head = self._head(200, "application/json", len(payload) + 100, {})
-            self.wfile.write(head + payload[: len(payload) // 2])
-            self.close_connection = True
-        else:
-            if fault.delay:
-                time.sleep(fault.delay)
-            body = fault.body
-            if body is None:
-                reason = (
-                    HTTPStatus(fault.status).phrase
-                    if fault.status in HTTPStatus._value2member_map_
-                    else "Error"
-                )
-                if fault.status == 429:
-                    kind, code = "requests", "rate_limit_exceeded"
-                elif fault.status >= 500:
-                    kind, code = "server_error", "server_error"
-                else:
-                    kind, code = "invalid_request_error", None
-                body = error_body(f"Emulated {fault.status} {reason}.", kind, None, code)
-            self._send(fault.status, body, fault.headers)
+        fault = self.emulator._next_fault(RecordedRequest(self.command, self.path, headers, recorded_body))
+        if fault is not None and fault.delay and fault.action not in ("drop", "truncate"):
+            time.sleep(fault.delay)
+        action = "answer" if fault is None else fault.action
+        self._ACTIONS[action](self, fault, headers, raw_body)
+
+    # One method per fault action (see Fault): each sends what that fault answers, or breaks off.
+
+    def _answer(self, fault: Fault | None, headers: dict[str, str], raw_body: bytes) -> None:
+        status, body = self.emulator.answer(self.command, self.path, headers, raw_body)
+        if fault is not None and fault.action == "null_secret" and status == 200:
+            body["value" if "value" in body else "client_secret"] = None
+        self._send(status, body, {})
+
+    def _drop(self, fault: Fault | None, headers: dict[str, str], raw_body: bytes) -> None:
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _truncate(self, fault: Fault | None, headers: dict[str, str], raw_body: bytes) -> None:
+        payload = json.dumps({"value": _token(), "expires_at": int(time.time()) + 60}).encode()
+        head = self._head(200, "application/json", len(payload) + 100, {})
+        self.wfile.write(head + payload[: len(payload) // 2])
+        self.close_connection = True
+
+    def _respond(self, fault: Fault | None, headers: dict[str, str], raw_body: bytes) -> None:
+        assert fault is not None
+        body = fault.body if fault.body is not None else _emulated_error(fault.status)
+        self._send(fault.status, body, fault.headers)
+
+    _ACTIONS: Final[dict[str, Callable[[_Handler, Fault | None, dict[str, str], bytes], None]]] = {
+        "answer": _answer,
+        "respond": _respond,
+        "slow": _answer,
+        "null_secret": _answer,
+        "drop": _drop,
+        "truncate": _truncate,
+    }
 
     def _timed_serve(self) -> None:
         self.emulator._arrived()

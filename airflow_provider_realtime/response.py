@@ -1,0 +1,87 @@
+"""What the API answered, as the hook hands it out: :class:`RealtimeResponse`, read from a transport answer.
+
+Error answers are scrubbed of every credential here, before any code can quote them; a 2xx answer that
+quotes the API key is refused whole (scrubbing it would hand back ``***`` where a token was).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_realtime import kinds
+from airflow_provider_realtime.exceptions import RealtimeMalformedResponseError
+from airflow_provider_realtime.masking import scrub, scrub_json
+
+if TYPE_CHECKING:
+    from airflow_provider_realtime.transport import Answer
+
+
+@dataclass(frozen=True)
+class RealtimeResponse:
+    """What the API answered: status, parsed JSON body (or text when not JSON), request id, attempts.
+
+    The body may hold a client secret, so it is kept out of ``repr``.
+
+    :param body_problem: why the body is not the JSON it should be (not JSON, cut off, too large),
+        or None.
+    """
+
+    status: int
+    body: Any = field(repr=False)
+    request_id: str | None
+    attempts: int
+    endpoint: str
+    body_problem: str | None = None
+    request: kinds.PreparedRequest | None = field(default=None, repr=False)
+
+    def structured(self, *, include_client_secret: bool = True) -> dict[str, Any]:
+        """The answer as the operators' structured result (``client_secret``, ``client_secret_expires_at``,
+        ``session_id``, …), for answers of the ``create_*`` methods."""
+        if self.request is None:
+            raise ValueError(
+                "only answers of the create_* methods know their kind: this one came from post()"
+            )
+        return kinds.shape_result(
+            self.request.kind, self.request.endpoint, self.body, include_client_secret=include_client_secret
+        )
+
+
+def read_answer(answer: Answer, label: str, attempt: int, secrets: tuple[str, ...]) -> RealtimeResponse:
+    """Parse an answer's body strictly; scrub every credential from an error answer (and from any echo)."""
+    from airflow_provider_realtime.transport import parse_json
+
+    problem = answer.problem
+    body: Any = ""
+    if answer.content:
+        try:
+            body = parse_json(answer.content)
+        except ValueError as error:
+            problem = f"not usable JSON: {error}"
+            body = answer.content.decode("utf-8", errors="replace")
+    request_id = scrub(answer.request_id, limit=100)
+    if answer.status < 400 and _echoes(answer.content, secrets):
+        # Scrubbing would hand back "***" where the token was: such an answer is not used at all.
+        raise RealtimeMalformedResponseError(
+            "The answer quotes the API key, so it is not used (a token in it expires unused)",
+            endpoint=label,
+            status=answer.status,
+            request_id=request_id,
+            attempts=attempt,
+        )
+    if answer.status >= 400:
+        body = scrub_json(body, secrets)
+    return RealtimeResponse(
+        status=answer.status,
+        body=body,
+        request_id=request_id,
+        attempts=attempt,
+        endpoint=label,
+        body_problem=problem,
+    )
+
+
+def _echoes(content: bytes, secrets: Iterable[str]) -> bool:
+    folded = content.lower()
+    return any(secret.lower().encode() in folded for secret in secrets)
