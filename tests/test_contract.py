@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from airflow_provider_realtime import contract
+from airflow_provider_realtime import contract, kinds
 
 pytestmark = pytest.mark.version_independent
+
+
+def build_request_body(endpoint: str, session: object = None, lifetime: object = None) -> dict:
+    """A transcription request's body, as the hook would send it to ``endpoint``."""
+    return kinds.prepare(kinds.TRANSCRIPTION, session, lifetime, endpoint).body
+
+
+def shape_result(endpoint: str, body: object, **options: bool) -> dict:
+    """A transcription answer's structured result."""
+    return kinds.shape_result(kinds.TRANSCRIPTION, endpoint, body, **options)
+
 
 LIFETIME = {"anchor": "created_at", "seconds": 120}
 
@@ -125,7 +137,7 @@ TRANSLATIONS = [
 
 @pytest.mark.parametrize(("beta", "current_session"), TRANSLATIONS)
 def test_beta_settings_translate_to_the_current_body(beta: dict, current_session: dict) -> None:
-    body = contract.build_request_body("client_secrets", beta)
+    body = build_request_body("client_secrets", beta)
     assert body == {"session": {"type": "transcription", **current_session}}
 
 
@@ -135,31 +147,31 @@ def test_beta_settings_translate_to_the_current_body(beta: dict, current_session
 )
 def test_current_settings_translate_to_the_beta_body(beta: dict, current_session: dict) -> None:
     current = {"type": "transcription", **current_session}
-    assert contract.build_request_body("transcription_sessions", current) == beta
+    assert build_request_body("transcription_sessions", current) == beta
 
 
 @pytest.mark.parametrize(("beta", "_"), TRANSLATIONS)
 def test_beta_settings_reach_the_beta_endpoint_unchanged(beta: dict, _: dict) -> None:
     """semantic_vad included: the spec published while the beta endpoint was live (2025-04-29) lists it;
     only the later spec, written after the beta was retired, narrows it to server_vad."""
-    assert contract.build_request_body("transcription_sessions", beta) == beta
+    assert build_request_body("transcription_sessions", beta) == beta
 
 
 def test_client_secret_expiry_translates_to_expires_after() -> None:
-    body = contract.build_request_body("client_secrets", {"client_secret": {"expires_at": LIFETIME}})
+    body = build_request_body("client_secrets", {"client_secret": {"expires_at": LIFETIME}})
     assert body == {"session": {"type": "transcription"}, "expires_after": LIFETIME}
 
 
 def test_lifetime_parameter_lands_where_each_endpoint_expects_it() -> None:
-    assert contract.build_request_body("client_secrets", None, 120)["expires_after"] == LIFETIME
-    assert contract.build_request_body("transcription_sessions", {}, "120") == {
+    assert build_request_body("client_secrets", None, 120)["expires_after"] == LIFETIME
+    assert build_request_body("transcription_sessions", {}, "120") == {
         "client_secret": {"expires_at": LIFETIME}
     }
 
 
 def test_no_settings_means_server_defaults() -> None:
-    assert contract.build_request_body("client_secrets", None) == {"session": {"type": "transcription"}}
-    assert contract.build_request_body("transcription_sessions", None) == {}
+    assert build_request_body("client_secrets", None) == {"session": {"type": "transcription"}}
+    assert build_request_body("transcription_sessions", None) == {}
 
 
 def test_a_full_beta_session_translates_in_one_go() -> None:
@@ -172,7 +184,7 @@ def test_a_full_beta_session_translates_in_one_go() -> None:
         "modalities": ["text"],
         "client_secret": {"expires_at": {"anchor": "created_at", "seconds": 3600}},
     }
-    assert contract.build_request_body("client_secrets", beta) == {
+    assert build_request_body("client_secrets", beta) == {
         "session": {
             "type": "transcription",
             "audio": {
@@ -194,16 +206,14 @@ def test_unknown_fields_pass_through_for_forward_compatibility() -> None:
         "input_audio_transcription": {"model": "gpt-5-transcribe", "diarize": True},
         "future_knob": {"a": 1},
     }
-    body = contract.build_request_body("client_secrets", beta)
+    body = build_request_body("client_secrets", beta)
     assert body["session"]["future_knob"] == {"a": 1}
     assert body["session"]["audio"]["input"]["transcription"] == {
         "model": "gpt-5-transcribe",
         "diarize": True,
     }
     current = {"type": "transcription", "audio": {"input": {"new_input_knob": 3}}}
-    assert contract.build_request_body("client_secrets", current)["session"]["audio"]["input"] == {
-        "new_input_knob": 3
-    }
+    assert build_request_body("client_secrets", current)["session"]["audio"]["input"] == {"new_input_knob": 3}
 
 
 BAD_INPUTS = [
@@ -226,21 +236,9 @@ BAD_INPUTS = [
         id="unsupported-rate",
     ),
     pytest.param(
-        {"turn_detection": {"threshold": 1.5}},
-        None,
-        "session.turn_detection.threshold must be between 0.0 and 1.0",
-        id="threshold-above-1",
-    ),
-    pytest.param(
-        {"turn_detection": {"threshold": -0.1}},
-        None,
-        "session.turn_detection.threshold must be between",
-        id="threshold-below-0",
-    ),
-    pytest.param(
         {"turn_detection": {"threshold": float("nan")}},
         None,
-        "session.turn_detection.threshold must be between",
+        "session.turn_detection.threshold must be a finite number",
         id="threshold-nan",
     ),
     pytest.param(
@@ -248,18 +246,6 @@ BAD_INPUTS = [
         None,
         "session.turn_detection.threshold must be a number",
         id="threshold-string",
-    ),
-    pytest.param(
-        {"turn_detection": {"type": "semantic_vad", "threshold": 0.5}},
-        None,
-        "session.turn_detection.threshold does not apply",
-        id="threshold-with-semantic-vad",
-    ),
-    pytest.param(
-        {"turn_detection": {"type": "server_vad", "eagerness": "low"}},
-        None,
-        "session.turn_detection.eagerness does not apply",
-        id="eagerness-with-server-vad",
     ),
     pytest.param(
         {"turn_detection": {"type": "semantic_vad", "eagerness": "fast"}},
@@ -278,12 +264,6 @@ BAD_INPUTS = [
         None,
         "session.turn_detection.silence_duration_ms must be an integer",
         id="float-ms",
-    ),
-    pytest.param(
-        {"turn_detection": {"idle_timeout_ms": 100}},
-        None,
-        "session.turn_detection.idle_timeout_ms must be between 5000 and 30000",
-        id="idle-timeout",
     ),
     pytest.param(
         {"turn_detection": {"treshold": 0.5}},
@@ -311,12 +291,6 @@ BAD_INPUTS = [
         None,
         "session.input_audio_transcription.model must be a string",
         id="model-not-string",
-    ),
-    pytest.param(
-        {"input_audio_transcription": {"language": ""}},
-        None,
-        "session.input_audio_transcription.language must not be empty",
-        id="empty-language",
     ),
     pytest.param(
         {"input_audio_transcription": {"delay": "slow"}},
@@ -348,7 +322,6 @@ BAD_INPUTS = [
     pytest.param(
         {"modalities": ["video"]}, None, "session.modalities[0] must be one of text, audio", id="bad-modality"
     ),
-    pytest.param({"modalities": []}, None, "session.modalities must not be empty", id="empty-modalities"),
     pytest.param({"model": "gpt-4o-transcribe"}, None, "session.model is not allowed", id="top-level-model"),
     pytest.param(
         {"client_secret": {"expires_at": 600}},
@@ -379,18 +352,17 @@ BAD_INPUTS = [
     pytest.param(None, True, "expires_after_seconds must be an integer", id="lifetime-bool"),
     pytest.param(None, 60.5, "expires_after_seconds must be an integer", id="lifetime-float"),
     pytest.param({"client_secret": {"expires_at": {"seconds": 60}}}, 120, "contradicts", id="two-lifetimes"),
-    pytest.param({"type": "realtime"}, None, "session.type must be 'transcription'", id="realtime-type"),
+    pytest.param(
+        {"type": "realtime"},
+        None,
+        "session.type must be one of transcription, got 'realtime'",
+        id="realtime-type",
+    ),
     pytest.param(
         {"type": "transcription", "input_audio_format": "pcm16"},
         None,
         "mixes the beta shape",
         id="mixed-shapes",
-    ),
-    pytest.param(
-        {"type": "transcription", "audio": {"output": {}}},
-        None,
-        "session.audio.output is not a known field; allowed: input",
-        id="audio-output",
     ),
     pytest.param(["pcm16"], None, "session must be an object", id="session-not-dict"),
     pytest.param({1: "x"}, None, "session must have string keys", id="non-string-key"),
@@ -410,14 +382,64 @@ def test_bad_input_is_a_value_error_naming_the_field(
     session: object, lifetime: object, message: str, endpoint: str
 ) -> None:
     with pytest.raises(ValueError) as caught:  # noqa: PT011 - the message is checked below
-        contract.build_request_body(endpoint, session, lifetime)
+        build_request_body(endpoint, session, lifetime)
     assert message in str(caught.value)
 
 
-@pytest.mark.parametrize("endpoint", ["sessions", "", None, "CLIENT_SECRETS"])
+# Refused on the current endpoint only: the spec published while the beta endpoint was live (2025-04-29)
+# has one turn-detection object for both VAD types, and no spec states idle_timeout_ms for the beta endpoint.
+BAD_ON_THE_CURRENT_ENDPOINT = [
+    pytest.param(
+        {"turn_detection": {"type": "semantic_vad", "threshold": 0.5}},
+        None,
+        "session.turn_detection.threshold does not apply",
+        id="threshold-with-semantic-vad",
+    ),
+    pytest.param(
+        {"turn_detection": {"type": "server_vad", "eagerness": "low"}},
+        None,
+        "session.turn_detection.eagerness does not apply",
+        id="eagerness-with-server-vad",
+    ),
+    pytest.param(
+        {"turn_detection": {"idle_timeout_ms": 100}},
+        None,
+        "session.turn_detection.idle_timeout_ms must be between 5000 and 30000",
+        id="idle-timeout",
+    ),
+]
+
+
+@pytest.mark.parametrize(("session", "lifetime", "message"), BAD_ON_THE_CURRENT_ENDPOINT)
+def test_what_only_the_current_spec_refuses_is_refused_on_the_current_endpoint(
+    session: object, lifetime: object, message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        build_request_body(contract.CLIENT_SECRETS, session, lifetime)
+    build_request_body(contract.TRANSCRIPTION_SESSIONS, session, lifetime)  # the beta spec accepts it
+
+
+# Refused by earlier releases, valid against a published spec (issue 19): sent for the server to judge.
+SPEC_VALID = [
+    pytest.param({"turn_detection": {"threshold": 1.5}}, id="threshold-range-only-in-prose"),
+    pytest.param({"turn_detection": {"prefix_padding_ms": -1}}, id="no-minimum-stated"),
+    pytest.param({"input_audio_transcription": {"language": ""}}, id="empty-language"),
+    pytest.param({"modalities": []}, id="empty-modalities"),
+    pytest.param({"type": "transcription", "audio": {"output": {"voice": "x"}}}, id="audio-output-passes"),
+    pytest.param({"input_audio_noise_reduction": {}}, id="noise-reduction-type-not-required"),
+]
+
+
+@pytest.mark.parametrize("session", SPEC_VALID)
+@pytest.mark.parametrize("endpoint", contract.ENDPOINTS)
+def test_what_a_published_spec_accepts_is_not_refused(session: dict, endpoint: str) -> None:
+    build_request_body(endpoint, session)
+
+
+@pytest.mark.parametrize("endpoint", ["sessions", "", "CLIENT_SECRETS", 7])
 def test_unknown_endpoint_is_rejected(endpoint: object) -> None:
     with pytest.raises(ValueError, match="endpoint"):
-        contract.build_request_body(endpoint, None)  # type: ignore[arg-type]
+        build_request_body(endpoint, None)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("result_format", ["table", "", None, "RAW"])
@@ -460,8 +482,8 @@ BETA_ANSWER = {
 
 
 def test_both_endpoints_shape_into_the_same_structured_result() -> None:
-    current = contract.shape_result("client_secrets", CURRENT_ANSWER)
-    beta = contract.shape_result("transcription_sessions", BETA_ANSWER)
+    current = shape_result("client_secrets", CURRENT_ANSWER)
+    beta = shape_result("transcription_sessions", BETA_ANSWER)
     assert current.keys() == beta.keys()
     for result in (current, beta):
         assert result["client_secret"] == "ek_abc123abc123abc123"
@@ -477,20 +499,19 @@ def test_both_endpoints_shape_into_the_same_structured_result() -> None:
 
 
 def test_fields_the_server_did_not_send_are_none() -> None:
-    result = contract.shape_result("client_secrets", {"value": "ek_abc123abc123abc123"})
+    result = shape_result("client_secrets", {"value": "ek_abc123abc123abc123"})
     assert result["client_secret"] == "ek_abc123abc123abc123"
     assert all(value is None for key, value in result.items() if key not in ("client_secret", "endpoint"))
 
 
 def test_a_format_given_as_a_string_is_read_leniently() -> None:
     answer = {**CURRENT_ANSWER, "session": {"audio": {"input": {"format": "pcm16"}}}}
-    assert contract.shape_result("client_secrets", answer)["input_audio_format"] == "pcm16"
+    assert shape_result("client_secrets", answer)["input_audio_format"] == "pcm16"
 
 
 def test_the_token_can_be_left_out_of_the_result() -> None:
     assert (
-        contract.shape_result("client_secrets", CURRENT_ANSWER, include_client_secret=False)["client_secret"]
-        is None
+        shape_result("client_secrets", CURRENT_ANSWER, include_client_secret=False)["client_secret"] is None
     )
     assert contract.redact_client_secret("client_secrets", CURRENT_ANSWER)["value"] is None
     assert (

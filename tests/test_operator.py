@@ -164,8 +164,8 @@ def test_the_token_can_be_kept_out_of_xcom(realtime_connection: RealtimeEmulator
             {"session": {"input_audio_format": "mp3"}}, "session.input_audio_format", id="bad-format"
         ),
         pytest.param(
-            {"session": {"turn_detection": {"threshold": 2}}},
-            "session.turn_detection.threshold",
+            {"session": {"turn_detection": {"threshold": "high"}}},
+            "session.turn_detection.threshold must be a number",
             id="bad-threshold",
         ),
         pytest.param(

@@ -9,15 +9,28 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_realtime import contract
+from airflow_provider_realtime import contract, kinds
 
 pytestmark = pytest.mark.version_independent
 
+
+def build_request_body(endpoint: str, session: object = None, lifetime: object = None) -> dict:
+    """A transcription request's body, as the hook would send it to ``endpoint``."""
+    return kinds.prepare(kinds.TRANSCRIPTION, session, lifetime, endpoint).body
+
+
+def shape_result(endpoint: str, body: object, **options: bool) -> dict:
+    """A transcription answer's structured result."""
+    return kinds.shape_result(kinds.TRANSCRIPTION, endpoint, body, **options)
+
+
 KNOWN_KEYS = sorted(
-    contract.BETA_KEYS
-    | contract.CURRENT_KEYS
-    | contract.TRANSCRIPTION_KEYS
-    | contract.ALL_VAD_KEYS
+    kinds.BETA_KEYS
+    | kinds.CURRENT_KEYS
+    | set(kinds.INPUT_TRANSCRIPTION.fields)
+    | {key for variant in kinds.AUDIO_FORMAT.variants.values() for key in variant.fields}
+    | set(kinds.TRANSCRIPTION_BETA.fields)
+    | {"threshold", "prefix_padding_ms", "silence_duration_ms", "idle_timeout_ms", "eagerness"}
     | {
         "audio",
         "input",
@@ -92,7 +105,7 @@ def test_any_settings_give_a_request_or_a_value_error_naming_a_field(
     session: object, lifetime: object, endpoint: str
 ) -> None:
     try:
-        body = contract.build_request_body(endpoint, session, lifetime)
+        body = build_request_body(endpoint, session, lifetime)
     except ValueError as error:
         assert str(error).startswith(FIELD_PREFIXES), str(error)  # noqa: PT017 - the property itself
         return
@@ -107,7 +120,7 @@ def test_any_settings_give_a_request_or_a_value_error_naming_a_field(
 
 @given(body=values, endpoint=st.sampled_from(contract.ENDPOINTS))
 def test_shaping_any_answer_never_raises(body: object, endpoint: str) -> None:
-    result = contract.shape_result(endpoint, body)
+    result = shape_result(endpoint, body)
     assert set(result) >= {
         "client_secret",
         "client_secret_expires_at",
@@ -143,7 +156,7 @@ def test_deep_settings_give_a_request_or_a_value_error_never_a_recursion_error(
         else {where: nested(depth)}
     )
     try:
-        body = contract.build_request_body(endpoint, session)
+        body = build_request_body(endpoint, session)
     except ValueError as error:
         assert str(error).startswith("session"), str(error)  # noqa: PT017 - the property itself
         return
@@ -168,7 +181,7 @@ def test_self_referential_settings_are_a_value_error(shape: str, endpoint: str) 
         inner["a"][1]["b"] = inner
         session["input_audio_transcription"] = {"model": "whisper-1", "hints": inner}
     with pytest.raises(ValueError, match="contains itself"):
-        contract.build_request_body(endpoint, session)
+        build_request_body(endpoint, session)
 
 
 @pytest.mark.parametrize(
@@ -201,4 +214,4 @@ def test_probe_inputs_are_value_errors_naming_the_field(
     session: object, lifetime: object, message: str
 ) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
-        contract.build_request_body(contract.CLIENT_SECRETS, session, lifetime)
+        build_request_body(contract.CLIENT_SECRETS, session, lifetime)
