@@ -187,6 +187,10 @@ def _described(extra: ExtraField) -> str:
         )
     if extra.kind in ("number", "integer"):
         parts.append(f"Allowed: {extra.bounds()}.")
+    if extra.kind == "choice":  # a text field on Airflow 2, which takes no select from a provider
+        parts.append(f"One of: {', '.join(extra.choices)}.")
+    if extra.placeholder:  # Airflow 3's form shows no placeholder for extras: the help text says it
+        parts.append(f"Looks like {extra.placeholder.rstrip('.')}…")
     return " ".join(parts)
 
 
@@ -221,9 +225,11 @@ def ui_field_behaviour(*, separator: str = "-") -> dict[str, Any]:
 def form_widgets() -> dict[str, Any]:
     """WTForms fields for the form of Airflow before 3.2, keyed by their form names.
 
-    Only the WTForms names Airflow 3.0 and 3.1 can stand in for without Flask (text and integer fields,
-    the ``Optional`` and ``any_of`` validators, the BS3 widgets): numbers of seconds are text fields,
-    which the hook reads as numbers.
+    Only the field classes Airflow 2 accepts from a provider (string, integer, password, boolean: it drops
+    a hook with a ``SelectField``) and Airflow 3.0 and 3.1 can stand in for without Flask (those, the
+    ``Optional`` and ``any_of`` validators, the BS3 widgets): numbers of seconds are text fields, which the
+    hook reads as numbers, and the API type is text on Airflow 2 (a select on 3.x, from ``any_of``), its
+    help text naming the two values.
     """
     from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
     from flask_babel import lazy_gettext
@@ -232,12 +238,13 @@ def form_widgets() -> dict[str, Any]:
 
     widgets: dict[str, Any] = {}
     for extra in EXTRA_FIELDS:
+        name = f"{FORM_PREFIX}{extra.name}"
         validators: list[Any] = [Optional()]
         if extra.kind == "choice":
-            validators.append(any_of(list(extra.choices)))
+            validators.append(any_of(list(extra.choices)))  # Airflow 3.0/3.1 turn it into a select
         validators.append(_FormCheck(extra))  # Airflow 3.0/3.1's stand-ins skip what they do not know
         field_class = IntegerField if extra.kind == "integer" else StringField
-        widgets[f"{FORM_PREFIX}{extra.name}"] = field_class(
+        widgets[name] = field_class(
             lazy_gettext(extra.label),
             validators=validators,
             description=_described(extra),

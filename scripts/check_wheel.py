@@ -88,6 +88,8 @@ def main() -> int:
             missing = sorted(needed - holds)
             if missing:
                 raise SystemExit(f"the {name} lacks {missing}")
+        if "LICENSE" not in in_sdist or not any(n.endswith(".dist-info/licenses/LICENSE") for n in in_wheel):
+            raise SystemExit("the license text (LICENSE) is missing from the sdist or the wheel")
         print(f"built {wheel.name} ({len(in_wheel)} files) and {sdist.name}: every package file in both")
 
         venv = work / "venv"

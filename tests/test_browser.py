@@ -112,7 +112,9 @@ def record_test_requests(driver: Any) -> None:
     )
 
 
-def fill_the_react_form(driver: Any, url: str, emulator: RealtimeEmulator) -> None:
+def fill_the_react_form(
+    driver: Any, url: str, emulator: RealtimeEmulator, conn_id: str = CONN_ID, timeout: str = "30"
+) -> None:
     """Airflow 3: Admin > Connections > Add Connection, then Save."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -123,7 +125,7 @@ def fill_the_react_form(driver: Any, url: str, emulator: RealtimeEmulator) -> No
         driver, lambda d: d.find_elements(By.LINK_TEXT, "Connections"), "Admin > Connections"
     ).pop().click()
     button(driver, "Add Connection").click()
-    wait_for(driver, lambda d: d.find_elements(By.NAME, "connection_id"), "the form").pop().send_keys(CONN_ID)
+    wait_for(driver, lambda d: d.find_elements(By.NAME, "connection_id"), "the form").pop().send_keys(conn_id)
     kind = driver.find_element(By.CSS_SELECTOR, "input[role=combobox]")
     kind.click()
     kind.send_keys("OpenAI Realtime")
@@ -141,12 +143,49 @@ def fill_the_react_form(driver: Any, url: str, emulator: RealtimeEmulator) -> No
     api_type = wait_for(driver, lambda d: d.find_elements(By.NAME, "element_api_type"), "the extras").pop()
     assert api_type.get_attribute("value") == "openai", "the API type defaults to openai, not null"
     driver.find_element(By.NAME, "element_organization").send_keys("org-from-the-form")
-    driver.find_element(By.NAME, "element_timeout").send_keys("30")
+    driver.find_element(By.NAME, "element_timeout").send_keys(timeout)
     driver.find_element(By.NAME, "element_max_retries").send_keys("2")
     labels = driver.find_element(By.CSS_SELECTOR, "[role=dialog]").text
     assert "Backoff initial (s)" in labels and "Retry-After max (s)" in labels, labels
+    # No placeholder for extras in Airflow 3's form (finding 6): the help text shows what the IDs look like.
+    assert "Looks like org-…" in labels and "Looks like proj_…" in labels, labels
     button(driver, "Save").click()
     wait_for(driver, lambda d: "successfully created" in d.page_source, "the connection to be saved")
+
+
+def test_the_react_form_saves_what_the_hook_refuses_and_its_test_says_why(
+    browser: Any, sandbox: AirflowSandbox, shared_emulator: RealtimeEmulator, tmp_path: Path
+) -> None:
+    """Airflow 3.3's form checks no range (finding 2: a schema minimum makes it replace the typed value
+    with the bound instead): it saves a timeout of 0, and the Test button then names the field and the
+    allowed range, as the task log's first lines would."""
+    if compat.airflow_version() < (3, 0):
+        pytest.skip("Airflow 2's form refuses the value: see the Flask tests below")
+    from selenium.webdriver.common.by import By
+
+    refused_id = "realtime_timeout_zero"
+    shared_emulator.reset()
+    screenshot = tmp_path / "react-form-test-says-why.png"
+    with (
+        sandbox.web_ui(env={"AIRFLOW__CORE__TEST_CONNECTION": "Enabled"}) as url,
+        screenshot_on_failure(browser, screenshot),
+    ):
+        fill_the_react_form(browser, url, shared_emulator, conn_id=refused_id, timeout="0")
+        row = wait_for(
+            browser,
+            lambda d: [r for r in d.find_elements(By.CSS_SELECTOR, "tr") if refused_id in r.text],
+            "the saved connection in the list",
+        ).pop()
+        record_test_requests(browser)
+        row.find_element(By.CSS_SELECTOR, "button[aria-label='Test Connection']").click()
+        test = wait_for(browser, lambda d: d.execute_script("return window.connectionTests[0]"), "the test")
+        browser.save_screenshot(str(screenshot))
+        print(f"screenshot of the test's answer: {screenshot}")
+    answer = json.loads(test["answer"])
+    assert answer["status"] is False, answer
+    assert "extra 'timeout' must be a number of seconds, more than 0 and at most 3600" in answer["message"]
+    assert not shared_emulator.requests, "nothing is sent with a refused setting"
+    sandbox.airflow("connections", "delete", refused_id)
 
 
 def test_the_react_ui_in_a_browser(
@@ -271,3 +310,38 @@ def test_the_flask_form_refuses_an_out_of_range_value_saying_why(
         print(f"screenshot of the refused form: {screenshot}")
     stored = sandbox.airflow("connections", "get", refused_id)
     assert stored.returncode != 0 or refused_id not in stored.output, "the refused connection was saved"
+
+
+def test_the_flask_test_button_names_the_field_and_not_a_made_up_connection_id(
+    browser: Any, sandbox: AirflowSandbox, shared_emulator: RealtimeEmulator, tmp_path: Path
+) -> None:
+    """Airflow 2's Test button tests the unsaved form under a random id (finding 4): its answer names
+    "the connection", the field and the allowed range. No number is prefilled (finding 6)."""
+    if compat.airflow_version() >= (3, 0):
+        pytest.skip("Airflow 3: see the React tests above")
+    from selenium.webdriver.common.by import By
+
+    extra = "extra__openai_realtime__"
+    shared_emulator.reset()
+    screenshot = tmp_path / "flask-test-says-why.png"
+    with (
+        sandbox.web_ui(env={"AIRFLOW__CORE__TEST_CONNECTION": "Enabled"}) as url,
+        screenshot_on_failure(browser, screenshot),
+    ):
+        browser.get(f"{url}/connection/add")
+        wait_for(browser, lambda d: d.find_elements(By.ID, "conn_type"), "the form")
+        browser.execute_script("$('#conn_type').val('openai_realtime').trigger('change')")
+        # Airflow 2 takes no select from a provider: the API type is text, its help text names the values.
+        assert browser.find_element(By.ID, f"{extra}api_type").get_attribute("value") == "openai"
+        assert "One of: openai, azure." in browser.page_source
+        assert browser.find_element(By.ID, f"{extra}max_retries").get_attribute("value") == ""
+        browser.find_element(By.ID, "host").send_keys(shared_emulator.base_url)
+        browser.find_element(By.ID, "password").send_keys(shared_emulator.api_key)
+        browser.find_element(By.ID, f"{extra}timeout").send_keys("0")
+        browser.find_element(By.ID, "test-connection").click()
+        said = "the connection: extra 'timeout' must be a number of seconds, more than 0 and at most 3600"
+        wait_for(browser, lambda d: said in d.page_source, "the test's answer")
+        browser.execute_script("window.scrollTo(0, 0)")  # the answer is shown at the top of the page
+        browser.save_screenshot(str(screenshot))
+        print(f"screenshot of the test's answer: {screenshot}")
+    assert not shared_emulator.requests, "nothing is sent with a refused setting"
