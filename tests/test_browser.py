@@ -59,6 +59,13 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         driver.quit()
 
 
+@pytest.fixture(scope="module")
+def web_ui(sandbox: AirflowSandbox) -> Iterator[str]:
+    """One web UI (its Test button enabled) for every test of the module: starting one takes 20-30 s."""
+    with sandbox.web_ui(env={"AIRFLOW__CORE__TEST_CONNECTION": "Enabled"}) as url:
+        yield url
+
+
 @contextlib.contextmanager
 def screenshot_on_failure(driver: Any, path: Path) -> Iterator[None]:
     try:
@@ -154,7 +161,11 @@ def fill_the_react_form(
 
 
 def test_the_react_form_saves_what_the_hook_refuses_and_its_test_says_why(
-    browser: Any, sandbox: AirflowSandbox, shared_emulator: RealtimeEmulator, tmp_path: Path
+    browser: Any,
+    sandbox: AirflowSandbox,
+    web_ui: str,
+    shared_emulator: RealtimeEmulator,
+    tmp_path: Path,
 ) -> None:
     """Airflow 3.3's form checks no range (finding 2: a schema minimum makes it replace the typed value
     with the bound instead): it saves a timeout of 0, and the Test button then names the field and the
@@ -166,11 +177,8 @@ def test_the_react_form_saves_what_the_hook_refuses_and_its_test_says_why(
     refused_id = "realtime_timeout_zero"
     shared_emulator.reset()
     screenshot = tmp_path / "react-form-test-says-why.png"
-    with (
-        sandbox.web_ui(env={"AIRFLOW__CORE__TEST_CONNECTION": "Enabled"}) as url,
-        screenshot_on_failure(browser, screenshot),
-    ):
-        fill_the_react_form(browser, url, shared_emulator, conn_id=refused_id, timeout="0")
+    with screenshot_on_failure(browser, screenshot):
+        fill_the_react_form(browser, web_ui, shared_emulator, conn_id=refused_id, timeout="0")
         row = wait_for(
             browser,
             lambda d: [r for r in d.find_elements(By.CSS_SELECTOR, "tr") if refused_id in r.text],
@@ -189,18 +197,19 @@ def test_the_react_form_saves_what_the_hook_refuses_and_its_test_says_why(
 
 
 def test_the_react_ui_in_a_browser(
-    browser: Any, sandbox: AirflowSandbox, shared_emulator: RealtimeEmulator, tmp_path: Path
+    browser: Any,
+    sandbox: AirflowSandbox,
+    web_ui: str,
+    shared_emulator: RealtimeEmulator,
+    tmp_path: Path,
 ) -> None:
     if compat.airflow_version() < (3, 0):
         pytest.skip("Airflow 2 has the Flask UI: see the test below")
     from selenium.webdriver.common.by import By
 
     shared_emulator.reset()
-    with (
-        sandbox.web_ui(env={"AIRFLOW__CORE__TEST_CONNECTION": "Enabled"}) as url,
-        screenshot_on_failure(browser, tmp_path / "react-ui.png"),
-    ):
-        fill_the_react_form(browser, url, shared_emulator)
+    with screenshot_on_failure(browser, tmp_path / "react-ui.png"):
+        fill_the_react_form(browser, web_ui, shared_emulator)
         row = wait_for(
             browser,
             lambda d: [r for r in d.find_elements(By.CSS_SELECTOR, "tr") if CONN_ID in r.text],
@@ -216,7 +225,11 @@ def test_the_react_ui_in_a_browser(
 
 
 def test_the_flask_ui_in_a_browser(
-    browser: Any, sandbox: AirflowSandbox, shared_emulator: RealtimeEmulator, tmp_path: Path
+    browser: Any,
+    sandbox: AirflowSandbox,
+    web_ui: str,
+    shared_emulator: RealtimeEmulator,
+    tmp_path: Path,
 ) -> None:
     if compat.airflow_version() >= (3, 0):
         pytest.skip("Airflow 3 has the React UI: see the test above")
@@ -224,11 +237,8 @@ def test_the_flask_ui_in_a_browser(
 
     shared_emulator.reset()
     extra = "extra__openai_realtime__"
-    with (
-        sandbox.web_ui(env={"AIRFLOW__CORE__TEST_CONNECTION": "Enabled"}) as url,
-        screenshot_on_failure(browser, tmp_path / "flask-ui.png"),
-    ):
-        browser.get(f"{url}/connection/add")
+    with screenshot_on_failure(browser, tmp_path / "flask-ui.png"):
+        browser.get(f"{web_ui}/connection/add")
         wait_for(browser, lambda d: d.find_elements(By.ID, "conn_type"), "the form")
         browser.execute_script("$('#conn_type').val('openai_realtime').trigger('change')")
         browser.find_element(By.ID, "conn_id").send_keys(CONN_ID)
@@ -272,7 +282,11 @@ def the_hook_accepts_the_stored_connection(sandbox: AirflowSandbox, emulator: Re
 
 
 def test_the_flask_form_refuses_an_out_of_range_value_saying_why(
-    browser: Any, sandbox: AirflowSandbox, shared_emulator: RealtimeEmulator, tmp_path: Path
+    browser: Any,
+    sandbox: AirflowSandbox,
+    web_ui: str,
+    shared_emulator: RealtimeEmulator,
+    tmp_path: Path,
 ) -> None:
     """Airflow 2: the form does not save a value the hook would refuse, and says why (issue 20, finding 2)."""
     if compat.airflow_version() >= (3, 0):
@@ -281,8 +295,8 @@ def test_the_flask_form_refuses_an_out_of_range_value_saying_why(
 
     refused_id = "realtime_refused_by_the_form"
     screenshot = tmp_path / "flask-form-refused.png"
-    with sandbox.web_ui() as url, screenshot_on_failure(browser, screenshot):
-        browser.get(f"{url}/connection/add")
+    with screenshot_on_failure(browser, screenshot):
+        browser.get(f"{web_ui}/connection/add")
         wait_for(browser, lambda d: d.find_elements(By.ID, "conn_type"), "the form")
         browser.execute_script("$('#conn_type').val('openai_realtime').trigger('change')")
         browser.find_element(By.ID, "conn_id").send_keys(refused_id)
@@ -313,7 +327,11 @@ def test_the_flask_form_refuses_an_out_of_range_value_saying_why(
 
 
 def test_the_flask_test_button_names_the_field_and_not_a_made_up_connection_id(
-    browser: Any, sandbox: AirflowSandbox, shared_emulator: RealtimeEmulator, tmp_path: Path
+    browser: Any,
+    sandbox: AirflowSandbox,
+    web_ui: str,
+    shared_emulator: RealtimeEmulator,
+    tmp_path: Path,
 ) -> None:
     """Airflow 2's Test button tests the unsaved form under a random id (finding 4): its answer names
     "the connection", the field and the allowed range. No number is prefilled (finding 6)."""
@@ -324,11 +342,8 @@ def test_the_flask_test_button_names_the_field_and_not_a_made_up_connection_id(
     extra = "extra__openai_realtime__"
     shared_emulator.reset()
     screenshot = tmp_path / "flask-test-says-why.png"
-    with (
-        sandbox.web_ui(env={"AIRFLOW__CORE__TEST_CONNECTION": "Enabled"}) as url,
-        screenshot_on_failure(browser, screenshot),
-    ):
-        browser.get(f"{url}/connection/add")
+    with screenshot_on_failure(browser, screenshot):
+        browser.get(f"{web_ui}/connection/add")
         wait_for(browser, lambda d: d.find_elements(By.ID, "conn_type"), "the form")
         browser.execute_script("$('#conn_type').val('openai_realtime').trigger('change')")
         # Airflow 2 takes no select from a provider: the API type is text, its help text names the values.
