@@ -77,7 +77,12 @@ CURRENT_FORMAT: Final = Choice(
 BETA_FORMAT: Final = Choice(
     (
         BETA_FORMAT_NAME,
-        Mapped(AUDIO_FORMAT, lambda fmt: CURRENT_TYPE_TO_FORMAT[fmt["type"]], beyond_spec=True),
+        # An object without type is the default format (audio/pcm), as the server reads it.
+        Mapped(
+            AUDIO_FORMAT,
+            lambda fmt: CURRENT_TYPE_TO_FORMAT[fmt.get("type", AUDIO_FORMAT.default)],
+            beyond_spec=True,
+        ),
     )
 )
 # AudioTranscription. An explicit null is sent as null: the server decides what it means.

@@ -157,6 +157,15 @@ def test_beta_settings_reach_the_beta_endpoint_unchanged(beta: dict, _: dict) ->
     assert build_request_body("transcription_sessions", beta) == beta
 
 
+def test_a_format_object_without_type_is_the_default_format_on_the_beta_endpoint() -> None:
+    """Found by the property test: the spec requires no type, and the server's default is audio/pcm."""
+    body = build_request_body("transcription_sessions", {"audio": {"input": {"format": {}}}})
+    assert body == {"input_audio_format": "pcm16"}
+    assert build_request_body("transcription_sessions", {"input_audio_format": {}}) == {
+        "input_audio_format": "pcm16"
+    }
+
+
 def test_client_secret_expiry_translates_to_expires_after() -> None:
     body = build_request_body("client_secrets", {"client_secret": {"expires_at": LIFETIME}})
     assert body == {"session": {"type": "transcription"}, "expires_after": LIFETIME}

@@ -25,13 +25,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    # Installed before the URL is printed: a caller may stop us as soon as it has read it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     emulator = RealtimeEmulator(
         args.api_key, host=args.host, port=args.port, latency=args.latency_ms / 1000
     ).start()
-    print(emulator.base_url, flush=True)
-    print(f"emulator accepts the API key {args.api_key}", file=sys.stderr, flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
+        print(emulator.base_url, flush=True)
+        print(f"emulator accepts the API key {args.api_key}", file=sys.stderr, flush=True)
         signal.pause()
     except (KeyboardInterrupt, SystemExit):
         pass
