@@ -84,24 +84,25 @@ def test_retries_happen_per_item(make_hook: MakeHook, emulator: RealtimeEmulator
 
 
 def test_a_requested_wait_pauses_the_whole_batch(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
-    """One 429 asking for 0.4 s: the other workers send nothing new until it is over. Without the shared
-    pause they would mint all 11 other tokens before the limited request is retried; with it, what
-    reaches the server in between is the 3 requests already in flight, and at most one more per worker
-    that was sent while the 429 was being read."""
-    emulator.latency = 0.02
-    emulator.script(Fault.error(429, retry_after_ms=400))
+    """One 429 asking for 1 s: no request of the batch is sent until that second is over. The three
+    requests already in flight take 0.5 s each, so without the shared pause their workers would mint the
+    remaining tokens half-way through it. The pause starts when the client reads the 429, after the
+    emulator recorded it (one clock, one process): every later request arrives at least 1 s after it."""
+    emulator.script(Fault.error(429, retry_after_ms=1000), Fault.slow(0.5), Fault.slow(0.5), Fault.slow(0.5))
 
     results = make_hook().create_client_secrets(numbered(12), concurrency=4)
 
     assert all(isinstance(result, RealtimeResponse) for result in results)
-    arrived = list(emulator.requests)
-    limited = next(index for index, request in enumerate(arrived) if request.fault is not None)
-    retried = next(
-        index for index in range(limited + 1, len(arrived)) if arrived[index].body == arrived[limited].body
-    )
-    already_on_their_way = retried - limited - 1
-    assert already_on_their_way <= 6, f"{already_on_their_way} requests were sent during the pause"
-    assert len(arrived) == 13
+    limited, *others = emulator.requests
+    assert limited.fault is not None and limited.fault.status == 429
+    sent_after_the_429 = [request for request in others if request.fault is None]
+    early = [
+        round(r.received_at - limited.received_at, 3)
+        for r in sent_after_the_429
+        if r.received_at - limited.received_at < 1.0
+    ]
+    assert not early, f"sent during the pause, seconds after the 429: {early}"
+    assert len(sent_after_the_429) == 12 - 3  # every token, the limited one retried, the in-flight 3 apart
 
 
 def test_a_stopped_batch_mints_nothing_more(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:

@@ -116,6 +116,8 @@ class RecordedRequest:
     headers: dict[str, str]
     body: Any
     fault: Fault | None = None  # the scripted fault it got, if any
+    # When it was recorded (time.monotonic(), after any latency): orders requests against a client's clock.
+    received_at: float = 0.0
 
 
 class _Rejection(Exception):
@@ -264,7 +266,7 @@ class RealtimeEmulator:
             fault = self._script.popleft() if self._script else None
             if fault is not None:
                 self.fault_count += 1
-            self.requests.append(dataclasses.replace(request, fault=fault))
+            self.requests.append(dataclasses.replace(request, fault=fault, received_at=time.monotonic()))
             return fault
 
     def _mint(self) -> str:
