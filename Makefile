@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-stamp
 CONSTRAINTS := requirements/constraints.txt
 
 # matrix-VERSION (below) is not declared phony: make looks up no pattern rule for a phony target.
-.PHONY: install environments test test-suite test-matrix matrix-versions wheel-check lint demo bench bench-smoke lock lock-matrix clean
+.PHONY: install environments test test-suite test-matrix wheel-check lint demo bench bench-smoke lock lock-matrix clean
 
 # The other Airflow versions CI tests on (3.3, the primary, is in $(CONSTRAINTS)). Each has a lock file
 # requirements/airflow-VERSION.txt, resolved as of a few weeks after its release (LOCK_DATE below), and
@@ -112,9 +112,6 @@ lock-matrix: $(STAMP)
 		  $(BIN)/uv pip freeze --python .venv-lock/bin/python | grep -v -E '^(pip|setuptools|uv)=='; } \
 			> requirements/airflow-$$version.txt || exit 1; \
 	done; rm -rf .venv-lock
-
-matrix-versions:
-	@echo $(MATRIX)
 
 lock-date-%:
 	@echo $(LOCK_DATE_$*)
