@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 
 from airflow_provider_realtime.testing import RealtimeEmulator
-from airflow_provider_realtime.testing.sandbox import AirflowSandbox, CommandResult
+from airflow_provider_realtime.testing.sandbox import AirflowSandbox
 
 CONN = "AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT"
 PASTED = "AIRFLOW_CONN_OPENAI_REALTIME_PASTED"
@@ -24,21 +24,16 @@ def connection_for(emulator: RealtimeEmulator, password: str) -> str:
     return json.dumps({"conn_type": "openai_realtime", "host": emulator.base_url, "password": password})
 
 
-def task_failed(run: CommandResult) -> bool:
-    """Whether ``airflow tasks test`` ran the task to failure: Airflow 2 exits non-zero, Airflow 3 exits 0
-    and logs the new state."""
-    return run.returncode != 0 or "new_state=failed" in run.output
-
-
 def plain(output: str) -> str:
     """Command output as text: without terminal colours and with the console's line wrapping undone."""
     return " ".join(re.sub(r"\x1b\[[0-9;]*m", "", output).split())
 
 
-def haystacks(sandbox: AirflowSandbox, *runs: CommandResult) -> dict[str, str]:
-    """Every place a secret could leak to: command output, task log files, the metadata DB (but the XCom
-    return values, which carry the token by design), including the config XComs."""
-    places = {f"output of run {index}": run.output for index, run in enumerate(runs)}
+def haystacks(sandbox: AirflowSandbox, *outputs: str) -> dict[str, str]:
+    """Every place a secret could leak to: what the runs printed (``outputs``), task log files, the
+    metadata DB (but the XCom return values, which carry the token by design), including the config
+    XComs."""
+    places = {f"output of run {index}": output for index, output in enumerate(outputs)}
     for path in (sandbox.home / "logs").rglob("*"):
         if path.is_file():
             places[str(path)] = path.read_text(errors="replace")

@@ -25,7 +25,6 @@ from servers import RedisServer, redis_server
 from airflow_provider_realtime.testing import RealtimeEmulator
 from airflow_provider_realtime.testing.sandbox import (
     AirflowSandbox,
-    CommandResult,
     DagRunOutcome,
     DagRunRequest,
 )
@@ -325,7 +324,7 @@ def test_no_key_or_token_of_the_example_runs_in_their_outputs_log_files_or_table
             continue
         secrets[f"{dag_id} API key"] = run.emulator.api_key
         secrets.update({f"{dag_id} token {i}": token for i, token in enumerate(run.emulator.minted_tokens)})
-        outputs.append(CommandResult(0, run.outcome.output, run.outcome.run_id))
+        outputs.append(run.outcome.output)
     assert len(secrets) >= 2, "the runs minted tokens to look for (a key and a token at least)"
     places = haystacks(sandbox, *outputs)
     found = leaks(secrets, places)
