@@ -129,6 +129,14 @@ def postgres_server() -> Iterator[PostgresServer]:
         )
         try:
             _wait_for_port(port, process, "postgres")
+            # The port opens before the server takes connections ("the database system is starting up",
+            # seen on a loaded CI machine): wait until pg_isready says it accepts them.
+            deadline = time.monotonic() + 60
+            ready = [str(binaries / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port), "-U", user]
+            while subprocess.run(ready, check=False).returncode != 0:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"postgres did not accept connections (exit code {process.poll()})")
+                time.sleep(0.1)
             created = subprocess.run(
                 [str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", user, "airflow"],
                 capture_output=True,
