@@ -10,7 +10,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,14 +21,21 @@ from airflow_provider_realtime.testing.sandbox import free_port
 POSTGRES_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, timeout: float = 30) -> None:
+def _wait_until(
+    ready: Callable[[], bool], process: subprocess.Popen[bytes], what: str, timeout: float
+) -> None:
+    """Poll ``ready()`` until it is true; fail if the server exits first or ``timeout`` passes."""
     deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-            return
+    while not ready():
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"{what} did not start (exit code {process.poll()})")
         time.sleep(0.1)
+
+
+def _port_open(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
+    return False
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -78,7 +85,7 @@ def redis_server(folder: Path) -> Iterator[RedisServer]:
     with open(folder / "redis.log", "wb") as log:
         process = subprocess.Popen([*args, "--dir", str(folder)], stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait_for_port(port, process, "redis-server")
+        _wait_until(lambda: _port_open(port), process, "redis-server", timeout=30)
         yield RedisServer(port)
     finally:
         _stop(process)
@@ -128,15 +135,10 @@ def postgres_server() -> Iterator[PostgresServer]:
             [str(binaries / "postgres"), *options], stdout=log, stderr=subprocess.STDOUT, **as_user
         )
         try:
-            _wait_for_port(port, process, "postgres")
-            # The port opens before the server takes connections ("the database system is starting up",
-            # seen on a loaded CI machine): wait until pg_isready says it accepts them.
-            deadline = time.monotonic() + 60
+            # Not the open port: PostgreSQL opens it while still starting up, and refuses connections then
+            # ("the database system is starting up", seen on a loaded CI machine).
             ready = [str(binaries / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port), "-U", user]
-            while subprocess.run(ready, check=False).returncode != 0:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"postgres did not accept connections (exit code {process.poll()})")
-                time.sleep(0.1)
+            _wait_until(lambda: subprocess.run(ready, check=False).returncode == 0, process, "postgres", 60)
             created = subprocess.run(
                 [str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", user, "airflow"],
                 capture_output=True,
