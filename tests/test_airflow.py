@@ -334,16 +334,8 @@ def test_no_key_or_token_of_the_example_runs_in_their_outputs_log_files_or_table
 
 def _hook_meta(sandbox: AirflowSandbox) -> dict[str, Any]:
     """What Airflow 3's UI is told of the connection type: its REST answer, from a running API server."""
-    import urllib.request
-
-    with sandbox.web_ui() as url:
-        with urllib.request.urlopen(f"{url}/auth/token", timeout=30) as answer:  # all admins: no login
-            token = json.load(answer)["access_token"]
-        request = urllib.request.Request(
-            f"{url}/ui/connections/hook_meta", headers={"Authorization": f"Bearer {token}"}
-        )
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            entries = json.load(answer)
+    with sandbox.api_server():
+        entries = sandbox.api_get("/ui/connections/hook_meta")
     return next(entry for entry in entries if entry["connection_type"] == "openai_realtime")
 
 

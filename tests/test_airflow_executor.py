@@ -5,6 +5,7 @@ own, so that the test runner can put it on the other core from the CLI leak runs
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 
 import pytest
 from airflow_runs import CONN, LIMITED, PASTED, REFUSED_PASTED_KEY, connection_for, plain
@@ -34,7 +35,11 @@ def test_tokens_are_masked_in_the_task_log_files_of_an_executor_run(
             LIMITED: limited.connection_json(max_retries=5),
         }
         with sandbox.executor():
+            started = datetime.now(timezone.utc)
             run = sandbox.dags_test("realtime_leak_probe", env=env, use_executor=True)
+            # From 3.1 the sandbox watches the run through the API server's REST API (no process start).
+            if compat.airflow_version() >= (3, 1):
+                assert sandbox._run_since("realtime_leak_probe", started) == (run.run_id, "failed")
         assert run.returncode != TIMED_OUT, run.output[-4000:]
         assert run.run_id, run.output[-4000:]
         record = sandbox.read_run("realtime_leak_probe", run.run_id)

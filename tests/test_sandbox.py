@@ -10,6 +10,10 @@ import pytest
 from airflow_provider_realtime.testing import sandbox
 from airflow_provider_realtime.testing.sandbox import TIMED_OUT
 
+# The command runner and its settled check are subprocess and clock logic, no Airflow code: once, on the
+# primary version (the migration cache and the execution API below touch Airflow, and run on every one).
+ONCE = pytest.mark.version_independent
+
 
 @pytest.fixture
 def lingering() -> subprocess.Popen[bytes]:
@@ -19,6 +23,7 @@ def lingering() -> subprocess.Popen[bytes]:
     process.wait()
 
 
+@ONCE
 def test_a_command_that_lingers_after_its_work_is_done_is_given_up(
     lingering: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -29,10 +34,12 @@ def test_a_command_that_lingers_after_its_work_is_done_is_given_up(
     assert lingering.poll() is None  # still running: the caller ends its process group
 
 
+@ONCE
 def test_a_command_whose_work_never_settles_times_out(lingering: subprocess.Popen[bytes]) -> None:
     assert sandbox._wait(lingering, timeout=1.5, settled=lambda: None) == TIMED_OUT
 
 
+@ONCE
 def test_a_command_that_exits_gives_its_own_code() -> None:
     process = subprocess.Popen(["sh", "-c", "exit 3"])
     assert sandbox._wait(process, timeout=30, settled=lambda: 0) == 3
@@ -62,6 +69,7 @@ def test_a_sandbox_migrates_once_per_environment_and_copies_that_database_after(
     assert [path.suffix for path in (tmp_path / "cache").iterdir()] == [".db"], "no partial copy left"
 
 
+@ONCE
 def test_a_settled_check_asked_seldom_keeps_its_answer_between_asks(monkeypatch: pytest.MonkeyPatch) -> None:
     """The run's state costs an Airflow process to read, so it is read every few seconds; the answers in
     between repeat the last one, so that a finished run counts as settled (not reset every second)."""

@@ -50,7 +50,7 @@ def _end_group(process: subprocess.Popen[bytes]) -> None:
             continue
 
 
-LINGER_SECONDS = 20  # how long a command may outlive its finished work before it is ended
+LINGER_SECONDS = 10  # how long a command may outlive its finished work before it is ended
 SETTLED_POLL_SECONDS = 10  # how often a command's run is looked up while it runs (see AirflowSandbox.airflow)
 
 
@@ -193,6 +193,8 @@ class AirflowSandbox:
         # One signing key for every process of this sandbox (API server and task supervisors).
         self._jwt_secret = secrets.token_hex(32)
         self._server_env: dict[str, str] = {}
+        self._api_url: str | None = None  # the running API server's, while api_server() runs
+        self._api_token: str | None = None
 
     @property
     def database(self) -> Path:
@@ -245,21 +247,37 @@ class AirflowSandbox:
     def api_server(
         self, port: int | None = None, timeout: float = 90, env: dict[str, str] | None = None
     ) -> Iterator[str]:
-        """Run ``airflow api-server`` (Airflow 3) on loopback: the UI, the REST API and the execution API.
+        """Run ``airflow api-server`` (Airflow 3) on loopback: the UI, the REST API and the execution API,
+        open to anyone as an admin (the simple auth manager's all-admins mode: a throwaway sandbox).
 
         With it ``dags test --use-executor`` runs tasks in their own supervised processes that write task
         log files, as in production. Yields the server's base URL; commands run meanwhile are pointed at
-        it. ``env`` is added to the server's environment.
+        it, and runs are looked up through its REST API. ``env`` is added to the server's environment.
         """
         port = port or free_port()
         url = f"http://127.0.0.1:{port}"
         self._server_env = {"AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/"}
+        env = {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True", **(env or {})}
         try:
             args = ("api-server", "--host", "127.0.0.1", "--port", str(port))
             with self._serve(args, f"{url}/api/v2/version", timeout, env):
+                self._api_url = url
                 yield url
         finally:
-            self._server_env = {}
+            self._server_env, self._api_url, self._api_token = {}, None, None
+
+    def api_get(self, path: str) -> Any:
+        """``GET path`` of the running API server's REST API (``/api/v2/…``), as JSON."""
+        if self._api_url is None:
+            raise RuntimeError("no API server runs: use api_server() or executor()")
+        if self._api_token is None:  # all admins: a token for the asking
+            with urllib.request.urlopen(f"{self._api_url}/auth/token", timeout=30) as answer:  # noqa: S310
+                self._api_token = str(json.load(answer)["access_token"])
+        request = urllib.request.Request(  # noqa: S310 - loopback
+            f"{self._api_url}{path}", headers={"Authorization": f"Bearer {self._api_token}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - loopback
+            return json.load(answer)
 
     @contextlib.contextmanager
     def web_ui(self, timeout: float = 90, env: dict[str, str] | None = None) -> Iterator[str]:
@@ -271,8 +289,7 @@ class AirflowSandbox:
         from airflow_provider_realtime.compat import airflow_version
 
         if airflow_version() >= (3, 0):
-            admins = {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}
-            with self.api_server(timeout=timeout, env={**admins, **(env or {})}) as url:
+            with self.api_server(timeout=timeout, env=env) as url:
                 yield url
             return
         (self.home / "webserver_config.py").write_text('AUTH_ROLE_PUBLIC = "Admin"\n')
@@ -374,13 +391,14 @@ class AirflowSandbox:
 
         def finished() -> int | None:
             run = self._run_since(dag_id, started)
-            return None if run is None else {"success": 0, "failed": 1}.get(run.state or "")
+            return None if run is None else {"success": 0, "failed": 1}.get(run[1] or "")
 
-        # Asked of Airflow itself (a process start each time): every SETTLED_POLL_SECONDS at most.
-        settled = _every(SETTLED_POLL_SECONDS, finished)
+        # Asked of the API server (Airflow 3) every second; of Airflow's models, a process start each time
+        # (Airflow 2), every SETTLED_POLL_SECONDS at most.
+        settled = finished if self._runs_via_api() else _every(SETTLED_POLL_SECONDS, finished)
         result = self.airflow(*args, env=env, timeout=timeout, settled=settled if use_executor else None)
         if result.run_id is None and (run := self._run_since(dag_id, started)) is not None:
-            result = CommandResult(result.returncode, result.output, run.run_id)
+            result = CommandResult(result.returncode, result.output, run[0])
         return result
 
     def run_dags(self, runs: Sequence[DagRunRequest], timeout: float = 600) -> dict[str, DagRunOutcome]:
@@ -426,16 +444,37 @@ class AirflowSandbox:
         record = json.loads(lines[-1].removeprefix(RECORD))
         return _outcome(record, output="") if record else None
 
-    def _run_since(self, dag_id: str, started: datetime) -> DagRunOutcome | None:
-        """The latest run of ``dag_id`` if it started at ``started`` or later, else None (also when it
-        cannot be read just now: a busy SQLite database, while an executor's processes write to it)."""
-        try:
-            run = self.read_run(dag_id)
-        except RuntimeError:
-            return None
-        if run is None or run.start_date is None or run.start_date < started:
-            return None
-        return run
+    def _runs_via_api(self) -> bool:
+        """Whether runs can be looked up through the running API server: from Airflow 3.1 (3.0's ``dags
+        test`` writes no DAG row, and its REST API lists no run of a DAG without one)."""
+        from airflow_provider_realtime.compat import airflow_version
+
+        return self._api_url is not None and airflow_version() >= (3, 1)
+
+    def _run_since(self, dag_id: str, started: datetime) -> tuple[str, str | None] | None:
+        """``(run_id, state)`` of the latest run of ``dag_id`` if it started at ``started`` or later, else
+        None (also when it cannot be read just now: a busy SQLite database, while an executor's processes
+        write to it). Asked of the running API server's REST API if there is one (a request), else of
+        Airflow's models (a short Airflow process)."""
+        if self._runs_via_api():
+            try:
+                path = f"/api/v2/dags/{dag_id}/dagRuns?order_by=-start_date&limit=1"
+                runs = self.api_get(path)["dag_runs"]
+            except (OSError, ValueError, KeyError):
+                return None
+            if not runs or not runs[0].get("start_date"):
+                return None
+            run_id, state, start = runs[0]["dag_run_id"], runs[0]["state"], runs[0]["start_date"]
+            began = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        else:
+            try:
+                record = self.read_run(dag_id)
+            except RuntimeError:
+                return None
+            if record is None or record.run_id is None or record.start_date is None:
+                return None
+            run_id, state, began = record.run_id, record.state, record.start_date
+        return (run_id, state) if began >= started else None
 
     def xcoms(self, dag_id: str, run_id: str | None = None) -> dict[tuple[str, int, str], Any]:
         """XComs of a run (the latest when ``run_id`` is None) keyed by (task_id, map_index, key)."""
