@@ -7,6 +7,10 @@ PYTHON ?= $(call pyenv_python,3.12)
 PYTHON_OTHERS := $(call pyenv_python,3.11)
 PYTHON_2.10.5 := $(call pyenv_python,3.10)
 PYTHON_WHEEL := $(call pyenv_python,3.13)
+# Python writes each module's bytecode the first time a process imports it, so that every later Airflow
+# process loads it (PYTHONDONTWRITEBYTECODE, set on some machines, made each one compile Airflow again).
+# Cheaper than compiling every installed file at install time: the tests import about half of them.
+unexport PYTHONDONTWRITEBYTECODE
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
@@ -34,7 +38,7 @@ MATRIX_TESTS ?= tests -m "not version_independent"
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -c $(CONSTRAINTS) -e '.[dev,bench]'
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -c $(CONSTRAINTS) -e '.[dev,bench]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -45,7 +49,7 @@ environments:
 
 .venv-%/.installed-stamp: requirements/airflow-%.txt pyproject.toml $(STAMP)
 	$(or $(PYTHON_$*),$(PYTHON_OTHERS)) -m venv --without-pip .venv-$*  # uv installs into it
-	$(BIN)/uv pip install --python .venv-$*/bin/python --quiet --compile-bytecode -c requirements/airflow-$*.txt \
+	$(BIN)/uv pip install --python .venv-$*/bin/python --quiet -c requirements/airflow-$*.txt \
 		-e '.[$(or $(EXTRAS_$*),test)]'
 	touch $@
 

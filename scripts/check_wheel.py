@@ -100,7 +100,6 @@ def main() -> int:
             "pip",
             "install",
             "--quiet",
-            "--compile-bytecode",
             "--python",
             python,
             "-c",
