@@ -35,9 +35,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 # first, and the slowest files here have the fewest.
 LONGEST_FIRST = (
     "test_distributed.py",  # 74 s: PostgreSQL, Redis, two Celery workers
-    "test_airflow_leaks.py",  # 35-70 s: CLI task runs searched for secrets
+    "test_airflow.py",  # 45-80 s: registration, the form, every DAG run searched for secrets
     "test_browser.py",  # 40-70 s: a web UI driven in Chromium
-    "test_airflow.py",  # 25-55 s: registration, the form, the example DAG runs
     "test_airflow_executor.py",  # 35-47 s: a LocalExecutor run's log files
     "test_readme_example.py",  # 18 s
     "test_faults.py",  # 15 s: the memory soak

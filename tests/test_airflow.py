@@ -1,4 +1,8 @@
-"""Real Airflow (SQLite metadata DB, separate ``airflow`` processes) against the emulator on loopback."""
+"""Real Airflow (SQLite metadata DB) against the emulator on loopback: registration, the form, ``airflow
+connections test``, and every DAG run the selected tests read, all in one Airflow process (``DAG.test()``:
+the examples, and four tasks that mint, fail after a retry, are denied a wrong key and refuse a pasted
+key), each claim a test, and every secret of the runs searched for in their outputs, the task log files and
+the metadata database. The executor run is in ``test_airflow_executor.py``."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +19,9 @@ from typing import Any
 import pytest
 from airflow_runs import (
     CONN,
+    PASTED,
+    REFUSED_PASTED_KEY,
+    connection_for,
     haystacks,
     leaks,
     plain,
@@ -22,9 +29,10 @@ from airflow_runs import (
 )
 from servers import RedisServer, redis_server
 
-from airflow_provider_realtime.testing import RealtimeEmulator
+from airflow_provider_realtime.testing import Fault, RealtimeEmulator
 from airflow_provider_realtime.testing.sandbox import (
     AirflowSandbox,
+    CommandResult,
     DagRunOutcome,
     DagRunRequest,
 )
@@ -80,14 +88,72 @@ BATCH = {
 }
 
 
+@dataclass(frozen=True)
+class TaskOutcomes:
+    """The run of ``realtime_task_outcomes``, the commands run beside it, and the secrets to search for."""
+
+    run: DagRunOutcome
+    commands: dict[str, CommandResult]
+    secrets: dict[str, str]
+
+    def state(self, task_id: str) -> str | None:
+        return self.run.states.get((task_id, -1))
+
+    def states_text(self) -> str:
+        """Each task's state, then the end of the run's output: what a failed assertion shows."""
+        return f"{self.run.states}\n{self.run.output[-3000:]}"
+
+
+OUTCOMES = "realtime_task_outcomes"  # tests/dags: four tasks, each on a connection of its own
+
+
+@contextlib.contextmanager
+def task_outcome_connections() -> Iterator[
+    tuple[dict[str, str], dict[str, str], Callable[[], dict[str, str]]]
+]:
+    """The connections of ``realtime_task_outcomes``' tasks: minting, failing after a retry (a 503, then a
+    400), a wrong key, a key pasted with a trailing newline. Yields the run's environment, the pasted
+    connection's, and the secrets to search for (the tokens minted so far among them)."""
+    wrong_key = "sk-wrong-" + os.urandom(12).hex()
+    pasted_key = "sk-pasted-" + os.urandom(12).hex()
+    with (
+        RealtimeEmulator("sk-" + os.urandom(16).hex()) as minting,
+        RealtimeEmulator("sk-" + os.urandom(16).hex()) as failing,
+    ):
+        refused = {
+            "error": {"message": "bad", "type": "invalid_request_error", "param": "session", "code": None}
+        }
+        failing.script(Fault.error(503), Fault.error(400, body=refused))
+        pasted = {PASTED: connection_for(minting, pasted_key + "\n")}
+        env = {
+            CONN: minting.connection_json(),
+            "AIRFLOW_CONN_OPENAI_REALTIME_FAILING": failing.connection_json(
+                backoff_initial=0.01, backoff_max=0.05
+            ),
+            "AIRFLOW_CONN_OPENAI_REALTIME_DENIED": connection_for(minting, wrong_key),
+            **pasted,
+        }
+
+        def secrets() -> dict[str, str]:
+            found = {"API key": minting.api_key, "failing API key": failing.api_key}
+            found.update({"wrong API key": wrong_key, "pasted key": pasted_key})
+            found.update({f"token {index}": token for index, token in enumerate(minting.minted_tokens)})
+            return found
+
+        yield env, pasted, secrets
+
+
 @pytest.fixture(scope="session")
-def example_runs(
+def dag_runs(
     sandbox: AirflowSandbox, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[dict[str, Any]]:
-    """The DAGs of ``BATCH`` that the selected tests read (``uses_run``), run once each with ``DAG.test()``
-    in one Airflow process, each against an emulator of its own; the fleet example writes to a real Redis
-    (when redis-server is installed, else it is not run). Yields ``dag_id -> ExampleRun``, and
-    ``"token_dir"``, ``"redis"`` and ``"import_errors"`` (of the DAGs folder) for the tests to look in."""
+    """Every DAG run the selected tests read (``uses_run``), each once with ``DAG.test()``, all in one
+    Airflow process (one Airflow start for all of them): the examples of ``BATCH``, each against an emulator
+    of its own (the fleet example writes to a real Redis when redis-server is installed, else it is not
+    run), and ``realtime_task_outcomes`` (see :func:`task_outcome_connections`), then ``airflow
+    connections test`` of its pasted key when a test reads it (``pasted_test``). Yields ``dag_id ->
+    ExampleRun``, ``realtime_task_outcomes -> TaskOutcomes``, and ``"token_dir"``, ``"redis"`` and
+    ``"import_errors"`` (of the DAGs folder) for the tests to look in."""
     wanted = selected_runs(request)
     with contextlib.ExitStack() as stack:
         token_dir = tmp_path_factory.mktemp("tokens")
@@ -105,11 +171,23 @@ def example_runs(
                 env["AIRFLOW_CONN_REDIS_DEFAULT"] = redis.url
             requests.append(DagRunRequest(dag_id, env=env, conf=conf))
             emulators[dag_id] = emulator
+        if OUTCOMES in wanted:
+            outcome_env, pasted, outcome_secrets = stack.enter_context(task_outcome_connections())
+            requests.append(DagRunRequest(OUTCOMES, env=outcome_env))
         outcomes = sandbox.run_dags(requests)
         runs: dict[str, Any] = {"token_dir": token_dir, "redis": redis}
         runs["import_errors"] = next(iter(outcomes.values())).import_errors if outcomes else {}
         for dag_id, outcome in outcomes.items():
-            runs[dag_id] = ExampleRun(outcome, emulators[dag_id], outcome.xcoms, outcome.states)
+            if dag_id in emulators:
+                runs[dag_id] = ExampleRun(outcome, emulators[dag_id], outcome.xcoms, outcome.states)
+        if OUTCOMES in outcomes:
+            commands = {}
+            if "pasted_test" in wanted:
+                test_env = {**pasted, "AIRFLOW__CORE__TEST_CONNECTION": "Enabled"}
+                commands["pasted_test"] = sandbox.airflow(
+                    "connections", "test", "openai_realtime_pasted", env=test_env
+                )
+            runs[OUTCOMES] = TaskOutcomes(outcomes[OUTCOMES], commands, outcome_secrets())
         yield runs
 
 
@@ -120,10 +198,10 @@ def test_airflow_lists_the_provider(sandbox: AirflowSandbox) -> None:
 
 
 @pytest.mark.uses_run("realtime_mint_one_token")
-def test_every_dag_file_imports_on_this_airflow(example_runs: dict[str, Any]) -> None:
+def test_every_dag_file_imports_on_this_airflow(dag_runs: dict[str, Any]) -> None:
     """Every example DAG and test DAG, parsed by this Airflow version (each one's run is proved once, on
     the primary version, where its features do not differ between versions)."""
-    assert example_runs["import_errors"] == {}
+    assert dag_runs["import_errors"] == {}
 
 
 def test_airflow_connections_test_uses_the_hook(
@@ -141,8 +219,8 @@ def test_airflow_connections_test_uses_the_hook(
 
 
 @pytest.mark.uses_run("realtime_mint_one_token")
-def test_example_mint_one_token(example_runs: dict[str, Any]) -> None:
-    run = example_runs["realtime_mint_one_token"]
+def test_example_mint_one_token(dag_runs: dict[str, Any]) -> None:
+    run = dag_runs["realtime_mint_one_token"]
     xcoms, shared_emulator = run.succeeded(), run.emulator
     minted = xcoms[("mint", -1, "return_value")]
     assert minted["client_secret"] == shared_emulator.minted_tokens[-1]
@@ -158,9 +236,9 @@ def test_example_mint_one_token(example_runs: dict[str, Any]) -> None:
 
 @ONCE
 @pytest.mark.uses_run("realtime_token_refresh")
-def test_example_token_refresh(example_runs: dict[str, Any]) -> None:
-    run = example_runs["realtime_token_refresh"]
-    xcoms, shared_emulator, tmp_path = run.succeeded(), run.emulator, example_runs["token_dir"]
+def test_example_token_refresh(dag_runs: dict[str, Any]) -> None:
+    run = dag_runs["realtime_token_refresh"]
+    xcoms, shared_emulator, tmp_path = run.succeeded(), run.emulator, dag_runs["token_dir"]
     assert shared_emulator.requests[-1].body["expires_after"]["seconds"] == 12 * 60, (
         "10 min schedule + 2 min overlap"
     )
@@ -176,13 +254,13 @@ def test_example_token_refresh(example_runs: dict[str, Any]) -> None:
 @ONCE
 @pytest.mark.uses_run("realtime_fleet_refresh")
 def test_example_fleet_refresh_writes_each_token_to_redis_until_it_expires(
-    example_runs: dict[str, Any],
+    dag_runs: dict[str, Any],
 ) -> None:
-    if example_runs["redis"] is None:
+    if dag_runs["redis"] is None:
         pytest.skip("redis-server is not installed (Debian package redis-server; .ci/run installs it)")
-    run = example_runs["realtime_fleet_refresh"]
+    run = dag_runs["realtime_fleet_refresh"]
     xcoms, shared_emulator = run.succeeded(), run.emulator
-    stored = fleet_tokens(example_runs["redis"], FLEET_CLIENTS)
+    stored = fleet_tokens(dag_runs["redis"], FLEET_CLIENTS)
     assert xcoms[("refresh", -1, "return_value")]["refreshed"] == 60
     assert {document["client_secret"] for document, _ in stored.values()} == set(
         shared_emulator.minted_tokens
@@ -195,9 +273,9 @@ def test_example_fleet_refresh_writes_each_token_to_redis_until_it_expires(
 
 @pytest.mark.uses_run("realtime_partial_fleet")
 def test_a_fleet_task_with_failed_items_fails_after_pushing_every_token_it_minted(
-    example_runs: dict[str, Any],
+    dag_runs: dict[str, Any],
 ) -> None:
-    run = example_runs["realtime_partial_fleet"]
+    run = dag_runs["realtime_partial_fleet"]
     assert run.outcome.error is None, run.outcome.error
     shared_emulator, xcoms = run.emulator, run.xcoms
     assert run.states == {("strict", -1): "failed", ("tolerant", -1): "success"}
@@ -234,8 +312,8 @@ def fleet_tokens(redis: RedisServer, clients: list[str]) -> dict[str, tuple[dict
 
 
 @pytest.mark.uses_run("realtime_fan_out")
-def test_example_fan_out(example_runs: dict[str, Any]) -> None:
-    run = example_runs["realtime_fan_out"]
+def test_example_fan_out(dag_runs: dict[str, Any]) -> None:
+    run = dag_runs["realtime_fan_out"]
     xcoms, shared_emulator = run.succeeded(), run.emulator
     mapped = [xcoms[("mint", index, "return_value")] for index in range(3)]
     assert [result["input_audio_transcription"]["language"] for result in mapped] == ["en", "de", "ja"]
@@ -247,8 +325,8 @@ def test_example_fan_out(example_runs: dict[str, Any]) -> None:
 
 @ONCE
 @pytest.mark.uses_run("realtime_voice_agent")
-def test_example_voice_agent(example_runs: dict[str, Any]) -> None:
-    run = example_runs["realtime_voice_agent"]
+def test_example_voice_agent(dag_runs: dict[str, Any]) -> None:
+    run = dag_runs["realtime_voice_agent"]
     xcoms, shared_emulator = run.succeeded(), run.emulator
     agent, second = xcoms[("agent", -1, "return_value")], xcoms[("second_desk", -1, "return_value")]
     assert agent["session_type"] == "realtime" and agent["client_secret"].startswith("ek_")
@@ -268,8 +346,8 @@ def test_example_voice_agent(example_runs: dict[str, Any]) -> None:
 
 @ONCE
 @pytest.mark.uses_run("realtime_translation_tokens")
-def test_example_translation_tokens(example_runs: dict[str, Any]) -> None:
-    run = example_runs["realtime_translation_tokens"]
+def test_example_translation_tokens(dag_runs: dict[str, Any]) -> None:
+    run = dag_runs["realtime_translation_tokens"]
     xcoms, shared_emulator = run.succeeded(), run.emulator
     mapped = [xcoms[("translate", index, "return_value")] for index in range(3)]
     assert [result["output_language"] for result in mapped] == ["es", "fr", "ja"]
@@ -282,8 +360,8 @@ def test_example_translation_tokens(example_runs: dict[str, Any]) -> None:
 
 
 @pytest.mark.uses_run("realtime_chain_config")
-def test_example_chain_config(example_runs: dict[str, Any]) -> None:
-    run = example_runs["realtime_chain_config"]
+def test_example_chain_config(dag_runs: dict[str, Any]) -> None:
+    run = dag_runs["realtime_chain_config"]
     xcoms, shared_emulator = run.succeeded(), run.emulator
     first, second = xcoms[("first", -1, "config")], xcoms[("second", -1, "config")]
     assert first["endpoint"] == "transcription_sessions" and second["endpoint"] == "client_secrets"
@@ -297,8 +375,8 @@ def test_example_chain_config(example_runs: dict[str, Any]) -> None:
 
 @ONCE
 @pytest.mark.uses_run("realtime_raw_probe_models")
-def test_example_raw_probe_models(example_runs: dict[str, Any]) -> None:
-    run = example_runs["realtime_raw_probe_models"]
+def test_example_raw_probe_models(dag_runs: dict[str, Any]) -> None:
+    run = dag_runs["realtime_raw_probe_models"]
     xcoms, shared_emulator = run.succeeded(), run.emulator
     assert xcoms[("summarize", -1, "return_value")] == {
         "usable": ["gpt-4o-transcribe", "gpt-4o-mini-transcribe"],
@@ -312,14 +390,14 @@ def test_example_raw_probe_models(example_runs: dict[str, Any]) -> None:
 
 @pytest.mark.uses_run("realtime_mint_one_token")  # at least one run to search, when selected alone
 def test_no_key_or_token_of_the_example_runs_in_their_outputs_log_files_or_tables(
-    example_runs: dict[str, Any], sandbox: AirflowSandbox
+    dag_runs: dict[str, Any], sandbox: AirflowSandbox
 ) -> None:
     """Every key and token of the example DAG runs, searched in their outputs, the task log files and
     every table of the metadata database (but the XCom return values, which carry the token by design)."""
     secrets: dict[str, str] = {}
     outputs = []
     for dag_id in BATCH:
-        run = example_runs.get(dag_id)
+        run = dag_runs.get(dag_id)
         if run is None:
             continue
         secrets[f"{dag_id} API key"] = run.emulator.api_key
@@ -329,6 +407,58 @@ def test_no_key_or_token_of_the_example_runs_in_their_outputs_log_files_or_table
     places = haystacks(sandbox, *outputs)
     found = leaks(secrets, places)
     print(f"leak search: {len(secrets)} secrets in {len(places)} places, {len(found)} leaks")
+    assert found == []
+
+
+# A task minting and one failing (its traceback printed) are searched on every version: what Airflow
+# prints of a task changes between versions. How the hook answers a wrong or pasted key is its own code:
+# proved once, on the primary version (the executor run refuses a pasted key on every version).
+@pytest.mark.uses_run(OUTCOMES)
+def test_a_task_that_mints_succeeds_and_logs_the_answer(dag_runs: dict[str, Any]) -> None:
+    outcomes: TaskOutcomes = dag_runs[OUTCOMES]
+    assert outcomes.state("mint") == "success", outcomes.states_text()
+    assert outcomes.state("describe") == "success", "the token reached the downstream task"
+    assert "answered 200" in outcomes.run.output, "the task log was captured"
+
+
+@pytest.mark.uses_run(OUTCOMES)
+def test_a_task_refused_after_a_retry_fails_with_the_servers_reason(dag_runs: dict[str, Any]) -> None:
+    outcomes: TaskOutcomes = dag_runs[OUTCOMES]
+    assert outcomes.state("refused_after_a_retry") == "failed", outcomes.states_text()
+    assert "RealtimeInvalidRequestError" in outcomes.run.output, outcomes.run.output[-3000:]
+
+
+@ONCE
+@pytest.mark.uses_run(OUTCOMES)
+def test_a_wrong_key_fails_the_task_with_an_authentication_error(dag_runs: dict[str, Any]) -> None:
+    outcomes: TaskOutcomes = dag_runs[OUTCOMES]
+    assert outcomes.state("wrong_key") == "failed", outcomes.states_text()
+    assert "RealtimeAuthenticationError" in outcomes.run.output, outcomes.run.output[-3000:]
+
+
+@ONCE
+@pytest.mark.uses_run(OUTCOMES)
+@pytest.mark.uses_run("pasted_test")
+def test_a_pasted_key_is_refused_naming_the_connection_before_any_request(dag_runs: dict[str, Any]) -> None:
+    """A key pasted with a trailing newline (issue 8, finding 1)."""
+    outcomes: TaskOutcomes = dag_runs[OUTCOMES]
+    assert outcomes.state("pasted_key") == "failed", outcomes.states_text()
+    assert REFUSED_PASTED_KEY in plain(outcomes.run.output), outcomes.run.output[-3000:]
+    pasted_test = outcomes.commands["pasted_test"]
+    assert "leading or trailing whitespace" in pasted_test.output, pasted_test.output[-2000:]
+
+
+@pytest.mark.uses_run(OUTCOMES)
+def test_no_key_or_token_of_the_task_outcomes_in_any_output_log_file_or_table(
+    dag_runs: dict[str, Any], sandbox: AirflowSandbox
+) -> None:
+    """Every secret of those tasks and commands, searched in their outputs, the task log files and every
+    table of the metadata database (but the XCom return values, which carry the token by design)."""
+    outcomes: TaskOutcomes = dag_runs[OUTCOMES]
+    assert len(outcomes.secrets) >= 5, "the run minted tokens to look for"
+    places = haystacks(sandbox, outcomes.run.output, *(run.output for run in outcomes.commands.values()))
+    found = leaks(outcomes.secrets, places)
+    print(f"leak search: {len(outcomes.secrets)} secrets in {len(places)} places, {len(found)} leaks")
     assert found == []
 
 

@@ -1,6 +1,6 @@
 """Tasks run by an executor in supervised processes, which write the task log files (as in production):
 no token in any file, whatever route it took, and a fleet stopped by its execution_timeout. A file of its
-own, so that the test runner can put it on the other core from the CLI leak runs."""
+own, so that the test runner can put it on the other core from ``test_airflow.py``'s runs."""
 
 from __future__ import annotations
 
