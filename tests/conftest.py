@@ -101,6 +101,22 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> AirflowSandbox:
 
 
 @pytest.fixture(scope="session")
+def api_server(sandbox: AirflowSandbox) -> Iterator[str | None]:
+    """Airflow 3's API server for the sandbox (open to anyone as an admin, the UI's Test button enabled),
+    started by the first test of a worker that needs one (the form, the executor run, the browser) and
+    kept for the others: starting one costs about 10 s of CPU. None on Airflow 2, whose executor needs
+    none (its web UI is the browser test's own). Commands run meanwhile are pointed at it; ``DAG.test()``
+    runs tasks through its in-process API either way."""
+    from airflow_provider_realtime.compat import airflow_version
+
+    if airflow_version() < (3, 0):
+        yield None
+        return
+    with sandbox.web_ui(env={"AIRFLOW__CORE__TEST_CONNECTION": "Enabled"}) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def shared_emulator() -> Iterator[RealtimeEmulator]:
     """One emulator for the DAG runs (each run is a separate ``airflow`` process talking to it)."""
     with RealtimeEmulator("sk-dag-runs-" + os.urandom(12).hex(), keep_requests=1000) as emulator:

@@ -463,13 +463,12 @@ def test_no_key_or_token_of_the_task_outcomes_in_any_output_log_file_or_table(
 
 
 def _hook_meta(sandbox: AirflowSandbox) -> dict[str, Any]:
-    """What Airflow 3's UI is told of the connection type: its REST answer, from a running API server."""
-    with sandbox.api_server():
-        entries = sandbox.api_get("/ui/connections/hook_meta")
+    """What Airflow 3's UI is told of the connection type: its REST answer, from the running API server."""
+    entries = sandbox.api_get("/ui/connections/hook_meta")
     return next(entry for entry in entries if entry["connection_type"] == "openai_realtime")
 
 
-def test_the_connection_form_is_registered(sandbox: AirflowSandbox) -> None:
+def test_the_connection_form_is_registered(sandbox: AirflowSandbox, request: pytest.FixtureRequest) -> None:
     """On every version with a form: declaratively (conn-fields) from 3.2, through the hook's classmethods
     before; on Airflow 3 as its running API server describes it to the UI."""
     from airflow_provider_realtime import compat
@@ -479,6 +478,7 @@ def test_the_connection_form_is_registered(sandbox: AirflowSandbox) -> None:
     if compat.airflow_version()[:2] == (3, 0):
         pytest.skip("Airflow 3.0 builds custom connection fields only with flask_appbuilder installed")
     if compat.airflow_version() >= (3, 0):
+        request.getfixturevalue("api_server")  # started once for every test that needs it
         meta = _hook_meta(sandbox)
         assert meta["hook_class_name"].endswith("OpenAIRealtimeHook")
         assert names <= {key.rsplit("__", 1)[-1] for key in meta["extra_fields"]}

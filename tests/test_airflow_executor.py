@@ -17,7 +17,7 @@ pytestmark = pytest.mark.airflow_process
 
 
 def test_tokens_are_masked_in_the_task_log_files_of_an_executor_run(
-    sandbox: AirflowSandbox, shared_emulator: RealtimeEmulator
+    sandbox: AirflowSandbox, shared_emulator: RealtimeEmulator, api_server: str | None
 ) -> None:
     """Tasks run by the executor in supervised processes, which write the task log files (as in production):
     no token in any file, whatever route it took (see the DAG's every_route), and a fleet stopped by its
@@ -34,7 +34,7 @@ def test_tokens_are_masked_in_the_task_log_files_of_an_executor_run(
             PASTED: connection_for(shared_emulator, pasted_key + "\n"),
             LIMITED: limited.connection_json(max_retries=5),
         }
-        with sandbox.executor():
+        with sandbox.executor():  # Airflow 3: the tasks talk to the running api_server
             started = datetime.now(timezone.utc)
             run = sandbox.dags_test("realtime_leak_probe", env=env, use_executor=True)
             # From 3.1 the sandbox watches the run through the API server's REST API (no process start).

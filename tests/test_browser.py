@@ -60,8 +60,12 @@ def browser(tmp_path: Path) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def web_ui(sandbox: AirflowSandbox) -> Iterator[str]:
-    """One web UI (its Test button enabled) for every test of the module: starting one takes 20-30 s."""
+def web_ui(sandbox: AirflowSandbox, request: pytest.FixtureRequest) -> Iterator[str]:
+    """One web UI (its Test button enabled) for every test of the module: starting one takes 10-30 s.
+    Airflow 3: the sandbox's API server, shared with the other tests (``api_server``)."""
+    if compat.airflow_version() >= (3, 0):
+        yield request.getfixturevalue("api_server")
+        return
     with sandbox.web_ui(env={"AIRFLOW__CORE__TEST_CONNECTION": "Enabled"}) as url:
         yield url
 

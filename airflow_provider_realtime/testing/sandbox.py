@@ -256,15 +256,16 @@ class AirflowSandbox:
         """
         port = port or free_port()
         url = f"http://127.0.0.1:{port}"
+        outer = self._server_env, self._api_url, self._api_token  # a server already running, if any
         self._server_env = {"AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/"}
         env = {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True", **(env or {})}
         try:
-            args = ("api-server", "--host", "127.0.0.1", "--port", str(port))
+            args = ("api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1")
             with self._serve(args, f"{url}/api/v2/version", timeout, env):
-                self._api_url = url
+                self._api_url, self._api_token = url, None
                 yield url
         finally:
-            self._server_env, self._api_url, self._api_token = {}, None, None
+            self._server_env, self._api_url, self._api_token = outer
 
     def api_get(self, path: str) -> Any:
         """``GET path`` of the running API server's REST API (``/api/v2/…``), as JSON."""
@@ -340,12 +341,13 @@ class AirflowSandbox:
     def executor(self) -> Iterator[None]:
         """Make ``dags test --use-executor`` run tasks for real, in processes that write task log files.
 
-        Airflow 3's tasks talk to an API server, which this starts (:meth:`api_server`); Airflow 2 runs
-        them with the configured executor directly.
+        Airflow 3's tasks talk to an API server, which this starts (:meth:`api_server`) unless one of this
+        sandbox runs already (starting one costs about 10 s of CPU); Airflow 2 runs them with the
+        configured executor directly.
         """
         from airflow_provider_realtime.compat import airflow_version
 
-        if airflow_version() < (3, 0):
+        if airflow_version() < (3, 0) or self._api_url is not None:
             yield
             return
         with self.api_server():
