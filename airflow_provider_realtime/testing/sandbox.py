@@ -462,12 +462,14 @@ class AirflowSandbox:
             try:
                 path = f"/api/v2/dags/{dag_id}/dagRuns?order_by=-start_date&limit=1"
                 runs = self.api_get(path)["dag_runs"]
-            except (OSError, ValueError, KeyError):
+                if not runs or not runs[0].get("start_date"):
+                    return None
+                run_id, state, start = runs[0]["dag_run_id"], runs[0]["state"], runs[0]["start_date"]
+                # Python 3.10's fromisoformat takes neither "Z" nor a fraction of other than 6 (or 3) digits.
+                start = re.sub(r"\.(\d+)", lambda m: "." + m.group(1)[:6].ljust(6, "0"), start)
+                began = datetime.fromisoformat(start.replace("Z", "+00:00"))
+            except (OSError, ValueError, KeyError, TypeError):
                 return None
-            if not runs or not runs[0].get("start_date"):
-                return None
-            run_id, state, start = runs[0]["dag_run_id"], runs[0]["state"], runs[0]["start_date"]
-            began = datetime.fromisoformat(start.replace("Z", "+00:00"))
         else:
             try:
                 record = self.read_run(dag_id)
