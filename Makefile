@@ -19,7 +19,7 @@ STAMP := $(VENV)/.installed-stamp
 CONSTRAINTS := requirements/constraints.txt
 
 # matrix-VERSION (below) is not declared phony: make looks up no pattern rule for a phony target.
-.PHONY: install environments test test-suite test-matrix wheel-check lint demo bench bench-smoke lock lock-matrix clean
+.PHONY: install environments test test-suite test-distributed test-matrix wheel-check lint demo bench bench-smoke lock lock-matrix clean
 
 # The other Airflow versions CI tests on (3.3, the primary, is in $(CONSTRAINTS)). Each has a lock file
 # requirements/airflow-VERSION.txt, resolved as of a few weeks after its release (LOCK_DATE below), and
@@ -60,14 +60,20 @@ environments:
 PYTEST_WORKERS ?= 2
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
-## make test: lint and type-check alongside the whole test suite (unit, emulator, faults, soak, real Airflow
-## runs). Lint (mostly mypy, about 14 s on one core) runs beside pytest, which leaves part of a core idle.
+## make test: lint and type-check alongside the test suite (unit, emulator, faults, soak, real Airflow runs,
+## the browser), all but the distributed deployment (make test-distributed; CI runs both). Lint (mostly
+## mypy, about 14 s on one core) runs beside pytest, which leaves part of a core idle.
 test: $(STAMP)
 	@$(MAKE) --no-print-directory -j 2 lint test-suite
 
 test-suite: $(STAMP)
 	@$(BIN)/python -c 'import sys, airflow; print(f"=== Python {sys.version.split()[0]}, Airflow {airflow.__version__}")'
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=12
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not distributed" --durations=12
+
+## make test-distributed: the deployment of tests/test_distributed.py (PostgreSQL, Redis, a scheduler, two
+## Celery workers, on loopback) on Airflow 3.3: a minute or more of one core, most of it starting servers.
+test-distributed: $(STAMP)
+	$(BIN)/python -m pytest -m distributed
 
 ## make test-matrix: the test suite on every other Airflow version of $(MATRIX), one after the other (two
 ## at a time took longer: 476 s against about 350 s, each pytest already keeps both cores busy).

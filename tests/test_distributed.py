@@ -29,7 +29,7 @@ from airflow_provider_realtime.compat import airflow_version
 from airflow_provider_realtime.testing import RealtimeEmulator
 from airflow_provider_realtime.testing.sandbox import AirflowSandbox
 
-pytestmark = pytest.mark.airflow_process
+pytestmark = [pytest.mark.airflow_process, pytest.mark.distributed]
 
 ROOT = Path(__file__).resolve().parent.parent
 FLEET, FAN_OUT, CARELESS = "realtime_fleet_refresh", "realtime_fan_out", "realtime_careless_fleet"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,43 @@ def test_a_sandbox_migrates_once_per_environment_and_copies_that_database_after(
     first.migrate()  # a sandbox with its database keeps it
     assert commands == [("db", "migrate")]
     assert second.database.read_bytes() == b"a migrated database"
-    assert [path.suffix for path in (tmp_path / "cache").iterdir()] == [".db"], "no partial copy left"
+    cached = sorted(path.suffix for path in (tmp_path / "cache").iterdir())
+    assert cached == [".db", ".lock"], "no partial copy left"
+
+
+@ONCE
+def test_sandboxes_made_at_once_wait_for_the_one_that_migrates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Test workers make their sandboxes at once: the second waits for the first's migration and copies
+    it (migrating too would cost it an Airflow start). Its migrate() starts while the first migrates;
+    without the lock it would find no database to copy and migrate itself."""
+    monkeypatch.setenv("REALTIME_SANDBOX_CACHE", str(tmp_path / "cache"))
+    first, second = (sandbox.AirflowSandbox(tmp_path / name, tmp_path) for name in ("first", "second"))
+    commands: list[str] = []
+
+    def migrate_meanwhile(*args: str, **kwargs: object) -> sandbox.CommandResult:
+        commands.append("first")
+        waiting = threading.Thread(target=second.migrate)
+        waiting.start()
+        waiting.join(timeout=1)  # time enough for it to migrate, were it not made to wait
+        assert waiting.is_alive(), "the second sandbox did not wait for the first's migration"
+        first.database.write_bytes(b"migrated by the first")
+        threads.append(waiting)
+        return sandbox.CommandResult(0, "", None)
+
+    def migrate_second(*args: str, **kwargs: object) -> sandbox.CommandResult:
+        commands.append("second")
+        second.database.write_bytes(b"migrated by the second")
+        return sandbox.CommandResult(0, "", None)
+
+    threads: list[threading.Thread] = []
+    monkeypatch.setattr(first, "airflow", migrate_meanwhile)
+    monkeypatch.setattr(second, "airflow", migrate_second)
+    first.migrate()
+    threads[0].join(timeout=30)
+    assert commands == ["first"]
+    assert second.database.read_bytes() == b"migrated by the first"
 
 
 @ONCE

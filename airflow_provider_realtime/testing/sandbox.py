@@ -269,16 +269,24 @@ class AirflowSandbox:
 
     def api_get(self, path: str) -> Any:
         """``GET path`` of the running API server's REST API (``/api/v2/…``), as JSON."""
+        return self.api_request("GET", path)
+
+    def api_request(self, method: str, path: str, body: Any = None) -> Any:
+        """``METHOD path`` of the running API server's REST API (``/api/v2/…``), ``body`` sent as JSON;
+        the answer as JSON (None when it has no body). An error status raises ``urllib.error.HTTPError``."""
         if self._api_url is None:
             raise RuntimeError("no API server runs: use api_server() or executor()")
         if self._api_token is None:  # all admins: a token for the asking
             with urllib.request.urlopen(f"{self._api_url}/auth/token", timeout=30) as answer:  # noqa: S310
                 self._api_token = str(json.load(answer)["access_token"])
+        headers = {"Authorization": f"Bearer {self._api_token}", "Content-Type": "application/json"}
+        data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(  # noqa: S310 - loopback
-            f"{self._api_url}{path}", headers={"Authorization": f"Bearer {self._api_token}"}
+            f"{self._api_url}{path}", data=data, headers=headers, method=method
         )
         with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - loopback
-            return json.load(answer)
+            content = answer.read()
+        return json.loads(content) if content else None
 
     @contextlib.contextmanager
     def web_ui(self, timeout: float = 90, env: dict[str, str] | None = None) -> Iterator[str]:
@@ -356,20 +364,25 @@ class AirflowSandbox:
     def migrate(self) -> None:
         """Create the metadata database, once: ``airflow db migrate`` the first time in this Python
         environment (a few seconds), a copy of that fresh database every later time (see
-        :func:`_fresh_database`)."""
+        :func:`_fresh_database`). Sandboxes made at once (test workers) wait for the one that migrates:
+        each migrating would cost its own Airflow start and migration."""
+        import fcntl
+
         if self.database.exists():
             return
         template = _fresh_database()
-        if template.exists():
-            shutil.copyfile(template, self.database)
-            return
-        result = self.airflow("db", "migrate")
-        if result.returncode != 0:
-            raise RuntimeError(f"airflow db migrate failed:\n{result.output[-3000:]}")
         template.parent.mkdir(parents=True, exist_ok=True)
-        partial = template.with_suffix(f".{os.getpid()}.partial")
-        shutil.copyfile(self.database, partial)
-        os.replace(partial, template)  # whole or not at all, whichever sandbox finishes first
+        with open(template.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or its process ends
+            if not template.exists():
+                result = self.airflow("db", "migrate")
+                if result.returncode != 0:
+                    raise RuntimeError(f"airflow db migrate failed:\n{result.output[-3000:]}")
+                partial = template.with_suffix(f".{os.getpid()}.partial")
+                shutil.copyfile(self.database, partial)
+                os.replace(partial, template)  # whole or not at all
+                return
+        shutil.copyfile(template, self.database)
 
     def dags_test(
         self,
@@ -433,11 +446,15 @@ class AirflowSandbox:
         }
 
     def read_run(self, dag_id: str, run_id: str | None = None) -> DagRunOutcome | None:
-        """A run of ``dag_id`` (the latest when ``run_id`` is None) as Airflow's own models give it: its
-        state, each task instance's state and each XCom (None when there is no such run). One short
-        Airflow process (a few seconds): read a run once, then look in what it returned."""
+        """A run of ``dag_id`` (the latest when ``run_id`` is None) as Airflow gives it: its state, each
+        task instance's state and each XCom (None when there is no such run). Through the running API
+        server's REST API where runs can be looked up there (see :meth:`_runs_via_api`), else from
+        Airflow's own models in one short Airflow process (a few seconds): read a run once, then look in
+        what it returned."""
         from airflow_provider_realtime.testing.dag_runner import RECORD
 
+        if self._runs_via_api():
+            return self._read_run_via_api(dag_id, run_id)
         reader = [sys.executable, "-m", RUNNER, "--read", dag_id]
         returncode, text = _run(reader + ([run_id] if run_id else []), self.environ(), timeout=120)
         lines = [line for line in text.splitlines() if line.startswith(RECORD)]
@@ -445,6 +462,50 @@ class AirflowSandbox:
             raise RuntimeError(f"reading the runs of {dag_id} failed (exit {returncode}):\n{text[-3000:]}")
         record = json.loads(lines[-1].removeprefix(RECORD))
         return _outcome(record, output="") if record else None
+
+    def _read_run_via_api(self, dag_id: str, run_id: str | None) -> DagRunOutcome | None:
+        from urllib.error import HTTPError
+        from urllib.parse import quote
+
+        runs = f"/api/v2/dags/{quote(dag_id)}/dagRuns"
+        try:
+            if run_id is None:
+                latest = self.api_get(f"{runs}?order_by=-id&limit=1")["dag_runs"]
+                if not latest:
+                    return None
+                run = latest[0]
+            else:
+                run = self.api_get(f"{runs}/{quote(run_id, safe='')}")
+        except HTTPError as error:
+            if error.code == 404:
+                return None
+            raise
+        this_run = f"{runs}/{quote(run['dag_run_id'], safe='')}/taskInstances"
+        instances = self.api_get(f"{this_run}?limit=1000")["task_instances"]
+        entries = self.api_get(f"{this_run}/~/xcomEntries?limit=1000")["xcom_entries"]
+        xcoms = [
+            [
+                entry["task_id"],
+                entry["map_index"],
+                entry["key"],
+                self.api_get(
+                    f"{this_run}/{quote(entry['task_id'])}/xcomEntries/{quote(entry['key'], safe='')}"
+                    f"?map_index={entry['map_index']}&deserialize=true&stringify=false"
+                )["value"],
+            ]
+            for entry in entries
+        ]
+        start = run.get("start_date")
+        record = {
+            "dag_id": dag_id,
+            "run_id": run["dag_run_id"],
+            "state": run["state"],
+            "start_date": _iso_datetime(start).isoformat() if start else None,
+            "error": None,
+            "states": [[ti["task_id"], ti["map_index"], ti["state"]] for ti in instances],
+            "xcoms": xcoms,
+        }
+        return _outcome(record, output="")
 
     def _runs_via_api(self) -> bool:
         """Whether runs can be looked up through the running API server: from Airflow 3.1 (3.0's ``dags
@@ -464,10 +525,8 @@ class AirflowSandbox:
                 runs = self.api_get(path)["dag_runs"]
                 if not runs or not runs[0].get("start_date"):
                     return None
-                run_id, state, start = runs[0]["dag_run_id"], runs[0]["state"], runs[0]["start_date"]
-                # Python 3.10's fromisoformat takes neither "Z" nor a fraction of other than 6 (or 3) digits.
-                start = re.sub(r"\.(\d+)", lambda m: "." + m.group(1)[:6].ljust(6, "0"), start)
-                began = datetime.fromisoformat(start.replace("Z", "+00:00"))
+                run_id, state = runs[0]["dag_run_id"], runs[0]["state"]
+                began = _iso_datetime(runs[0]["start_date"])
             except (OSError, ValueError, KeyError, TypeError):
                 return None
         else:
@@ -493,6 +552,13 @@ class AirflowSandbox:
         """State of each task instance of a run, keyed by (task_id, map_index)."""
         run = self.read_run(dag_id, run_id)
         return run.states if run else {}
+
+
+def _iso_datetime(text: str) -> datetime:
+    """A date and time of the REST API (``2026-12-02T10:52:01.287229Z``). Python 3.10's fromisoformat takes
+    neither "Z" nor a fraction of other than 6 (or 3) digits."""
+    text = re.sub(r"\.(\d+)", lambda m: "." + m.group(1)[:6].ljust(6, "0"), text)
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _outcome(record: dict[str, Any], output: str) -> DagRunOutcome:
