@@ -9,8 +9,8 @@ Used by this provider's tests and ``make demo``, and meant for users' own DAG te
     assert run.returncode == 0
     result = sandbox.read_run("my_dag", run.run_id).xcoms[("mint", -1, "return_value")]
 
-Runs are read through Airflow's own models (``DagRun``, ``XCom``), never its tables, so a new Airflow's
-schema does not break a test built on this.
+Runs are read through what Airflow publishes (its REST API while an API server runs, else its own models
+``DagRun`` and ``XCom``), never its tables, so a new Airflow's schema does not break a test built on this.
 """
 
 from __future__ import annotations
