@@ -30,6 +30,7 @@ from airflow_runs import (
 from servers import RedisServer, redis_server
 
 from airflow_provider_realtime.testing import Fault, RealtimeEmulator
+from airflow_provider_realtime.testing import sandbox as sandbox_module
 from airflow_provider_realtime.testing.sandbox import (
     AirflowSandbox,
     CommandResult,
@@ -321,6 +322,27 @@ def test_example_fan_out(dag_runs: dict[str, Any]) -> None:
     assert set(collected) == {"en", "de", "ja"}
     assert len({entry["session_id"] for entry in collected.values()}) == 3
     assert len(shared_emulator.minted_tokens) == 3
+
+
+@pytest.mark.uses_run("realtime_fan_out")
+def test_a_run_read_through_the_rest_api_is_the_run_airflows_models_gave(
+    dag_runs: dict[str, Any],
+    sandbox: AirflowSandbox,
+    api_server: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``read_run`` asks the API server from Airflow 3.1 (no Airflow process): the same states, XComs and
+    start as the run's own process read through Airflow's models, a mapped task's included, and every
+    page of them (two entries a page here)."""
+    if not sandbox._runs_via_api():
+        pytest.skip("runs are read through the REST API from Airflow 3.1, while an API server runs")
+    monkeypatch.setattr(sandbox_module, "API_PAGE_SIZE", 2)
+    given = dag_runs["realtime_fan_out"].outcome
+    read = sandbox.read_run("realtime_fan_out", given.run_id)
+    assert read is not None
+    assert (read.state, read.start_date, read.states) == (given.state, given.start_date, given.states)
+    assert read.xcoms == given.xcoms and len(read.xcoms) > 2
+    assert sandbox.read_run("realtime_fan_out") == read, "the latest run, when no run id is given"
 
 
 @ONCE

@@ -36,6 +36,7 @@ from typing import Any
 
 RUNNER = "airflow_provider_realtime.testing.dag_runner"  # runs DAGs and reads runs in an Airflow process
 TIMED_OUT = -9  # the return code of a command ended for running past its timeout
+API_PAGE_SIZE = 100  # entries asked of the REST API per page (the server's cap by default)
 
 
 def _end_group(process: subprocess.Popen[bytes]) -> None:
@@ -481,8 +482,8 @@ class AirflowSandbox:
                 return None
             raise
         this_run = f"{runs}/{quote(run['dag_run_id'], safe='')}/taskInstances"
-        instances = self.api_get(f"{this_run}?limit=1000")["task_instances"]
-        entries = self.api_get(f"{this_run}/~/xcomEntries?limit=1000")["xcom_entries"]
+        instances = self._api_list(this_run, "task_instances")
+        entries = self._api_list(f"{this_run}/~/xcomEntries", "xcom_entries")
         xcoms = [
             [
                 entry["task_id"],
@@ -506,6 +507,16 @@ class AirflowSandbox:
             "xcoms": xcoms,
         }
         return _outcome(record, output="")
+
+    def _api_list(self, path: str, key: str) -> list[Any]:
+        """Every entry of a REST collection, page by page (the server caps a page: ``[api]
+        maximum_page_limit``, 100 by default)."""
+        entries: list[Any] = []
+        while True:
+            page = self.api_get(f"{path}?limit={API_PAGE_SIZE}&offset={len(entries)}")
+            entries += page[key]
+            if not page[key] or len(entries) >= page["total_entries"]:
+                return entries
 
     def _runs_via_api(self) -> bool:
         """Whether runs can be looked up through the running API server: from Airflow 3.1 (3.0's ``dags
