@@ -128,6 +128,27 @@ def test_a_settled_check_asked_seldom_keeps_its_answer_between_asks(monkeypatch:
     assert seen == [None] * 10 + [1] * 15
 
 
+@ONCE
+def test_a_settled_check_with_a_grace_period_is_not_asked_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run looked up through Airflow's models costs a process each time: a command that ends within the
+    grace period (most do) costs none."""
+    now = [0.0]
+    monkeypatch.setattr(sandbox.time, "monotonic", lambda: now[0])
+    reads: list[float] = []
+
+    def read() -> int | None:
+        reads.append(now[0])
+        return 0
+
+    ask = sandbox._every(10, read, after=60)
+    seen = []
+    for second in range(81):
+        now[0] = float(second)
+        seen.append(ask())
+    assert reads == [60.0, 70.0, 80.0]
+    assert seen == [None] * 60 + [0] * 21
+
+
 def test_dag_runs_share_one_execution_api_per_process() -> None:
     """Airflow 3.0 to 3.2 build an in-process execution API for every task ``DAG.test()`` runs (about 6 s
     each); the runner shares one, as Airflow 3.3 does. Run on every version: a rename upstream fails here."""

@@ -53,6 +53,9 @@ def _end_group(process: subprocess.Popen[bytes]) -> None:
 
 LINGER_SECONDS = 10  # how long a command may outlive its finished work before it is ended
 SETTLED_POLL_SECONDS = 10  # how often a command's run is looked up while it runs (see AirflowSandbox.airflow)
+# Looking a run up through Airflow's models costs an Airflow process (3-4 s of CPU): only once its command has
+# run this long. The look-ups catch a rare hang after the run; most commands end well before.
+SETTLED_GRACE_SECONDS = 60
 
 
 def _wait(process: subprocess.Popen[bytes], timeout: float, settled: Callable[[], int | None] | None) -> int:
@@ -96,16 +99,21 @@ def _run(
         return returncode, output.read().decode("utf-8", errors="replace")
 
 
-def _every(seconds: float, check: Callable[[], int | None]) -> Callable[[], int | None]:
+def _every(seconds: float, check: Callable[[], int | None], after: float = 0) -> Callable[[], int | None]:
     """``check``, asked at most once every ``seconds``: in between, its last answer again (an answer
-    that holds must go on holding for :func:`_wait` to count it as settled)."""
+    that holds must go on holding for :func:`_wait` to count it as settled). Not asked before ``after``
+    seconds have passed (None until then)."""
+    started = time.monotonic()
     asked_at: float | None = None
     answer: int | None = None
 
     def ask() -> int | None:
         nonlocal asked_at, answer
-        if asked_at is None or time.monotonic() - asked_at >= seconds:
-            asked_at, answer = time.monotonic(), check()
+        now = time.monotonic()
+        if now - started < after:
+            return None
+        if asked_at is None or now - asked_at >= seconds:
+            asked_at, answer = now, check()
         return answer
 
     return ask
@@ -409,9 +417,12 @@ class AirflowSandbox:
             run = self._run_since(dag_id, started)
             return None if run is None else {"success": 0, "failed": 1}.get(run[1] or "")
 
-        # Asked of the API server (Airflow 3) every second; of Airflow's models, a process start each time
-        # (Airflow 2), every SETTLED_POLL_SECONDS at most.
-        settled = finished if self._runs_via_api() else _every(SETTLED_POLL_SECONDS, finished)
+        # Asked of the API server (Airflow 3.1+) every second; of Airflow's models, a process start each
+        # time (Airflow 2 and 3.0), every SETTLED_POLL_SECONDS at most, after SETTLED_GRACE_SECONDS.
+        if self._runs_via_api():
+            settled = finished
+        else:
+            settled = _every(SETTLED_POLL_SECONDS, finished, after=SETTLED_GRACE_SECONDS)
         result = self.airflow(*args, env=env, timeout=timeout, settled=settled if use_executor else None)
         if result.run_id is None and (run := self._run_since(dag_id, started)) is not None:
             result = CommandResult(result.returncode, result.output, run[0])
