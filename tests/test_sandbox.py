@@ -106,24 +106,33 @@ def test_sandboxes_made_at_once_wait_for_the_one_that_migrates(
     assert second.database.read_bytes() == b"migrated by the first"
 
 
-@ONCE
-def test_a_settled_check_asked_seldom_keeps_its_answer_between_asks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The run's state costs an Airflow process to read, so it is read every few seconds; the answers in
-    between repeat the last one, so that a finished run counts as settled (not reset every second)."""
+def ask_each_second(
+    monkeypatch: pytest.MonkeyPatch, answers: list[int | None], seconds: int, after: float = 0
+) -> tuple[list[float], list[int | None]]:
+    """Ask ``_every(10, read, after)`` once a second of a made-up clock for ``seconds`` seconds, ``read``
+    giving ``answers`` in turn: when it read, and what each ask returned."""
     now = [0.0]
     monkeypatch.setattr(sandbox.time, "monotonic", lambda: now[0])
-    answers = iter([None, 1, 1])
+    given = iter(answers)
     reads: list[float] = []
 
     def read() -> int | None:
         reads.append(now[0])
-        return next(answers)
+        return next(given)
 
-    ask = sandbox._every(10, read)
+    ask = sandbox._every(10, read, after=after)
     seen = []
-    for second in range(25):
+    for second in range(seconds):
         now[0] = float(second)
         seen.append(ask())
+    return reads, seen
+
+
+@ONCE
+def test_a_settled_check_asked_seldom_keeps_its_answer_between_asks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's state costs an Airflow process to read, so it is read every few seconds; the answers in
+    between repeat the last one, so that a finished run counts as settled (not reset every second)."""
+    reads, seen = ask_each_second(monkeypatch, [None, 1, 1], seconds=25)
     assert reads == [0.0, 10.0, 20.0]
     assert seen == [None] * 10 + [1] * 15
 
@@ -132,19 +141,7 @@ def test_a_settled_check_asked_seldom_keeps_its_answer_between_asks(monkeypatch:
 def test_a_settled_check_with_a_grace_period_is_not_asked_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
     """A run looked up through Airflow's models costs a process each time: a command that ends within the
     grace period (most do) costs none."""
-    now = [0.0]
-    monkeypatch.setattr(sandbox.time, "monotonic", lambda: now[0])
-    reads: list[float] = []
-
-    def read() -> int | None:
-        reads.append(now[0])
-        return 0
-
-    ask = sandbox._every(10, read, after=60)
-    seen = []
-    for second in range(81):
-        now[0] = float(second)
-        seen.append(ask())
+    reads, seen = ask_each_second(monkeypatch, [0, 0, 0], seconds=81, after=60)
     assert reads == [60.0, 70.0, 80.0]
     assert seen == [None] * 60 + [0] * 21
 

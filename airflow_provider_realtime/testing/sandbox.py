@@ -475,24 +475,30 @@ class AirflowSandbox:
         record = json.loads(lines[-1].removeprefix(RECORD))
         return _outcome(record, output="") if record else None
 
-    def _read_run_via_api(self, dag_id: str, run_id: str | None) -> DagRunOutcome | None:
+    def _api_run(self, dag_id: str, run_id: str | None = None) -> dict[str, Any] | None:
+        """The REST API's record of a run of ``dag_id`` (the latest when ``run_id`` is None, as
+        ``dag_runner --read`` takes it), None when there is none."""
         from urllib.error import HTTPError
         from urllib.parse import quote
 
         runs = f"/api/v2/dags/{quote(dag_id)}/dagRuns"
         try:
-            if run_id is None:
-                latest = self.api_get(f"{runs}?order_by=-id&limit=1")["dag_runs"]
-                if not latest:
-                    return None
-                run = latest[0]
-            else:
-                run = self.api_get(f"{runs}/{quote(run_id, safe='')}")
+            if run_id is not None:
+                return dict(self.api_get(f"{runs}/{quote(run_id, safe='')}"))
+            latest = self.api_get(f"{runs}?order_by=-id&limit=1")["dag_runs"]
         except HTTPError as error:
             if error.code == 404:
                 return None
             raise
-        this_run = f"{runs}/{quote(run['dag_run_id'], safe='')}/taskInstances"
+        return dict(latest[0]) if latest else None
+
+    def _read_run_via_api(self, dag_id: str, run_id: str | None) -> DagRunOutcome | None:
+        from urllib.parse import quote
+
+        run = self._api_run(dag_id, run_id)
+        if run is None:
+            return None
+        this_run = f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run['dag_run_id'], safe='')}/taskInstances"
         instances = self._api_list(this_run, "task_instances")
         entries = self._api_list(f"{this_run}/~/xcomEntries", "xcom_entries")
         xcoms = [
@@ -543,12 +549,10 @@ class AirflowSandbox:
         Airflow's models (a short Airflow process)."""
         if self._runs_via_api():
             try:
-                path = f"/api/v2/dags/{dag_id}/dagRuns?order_by=-start_date&limit=1"
-                runs = self.api_get(path)["dag_runs"]
-                if not runs or not runs[0].get("start_date"):
+                run = self._api_run(dag_id)
+                if run is None or not run.get("start_date"):
                     return None
-                run_id, state = runs[0]["dag_run_id"], runs[0]["state"]
-                began = _iso_datetime(runs[0]["start_date"])
+                run_id, state, began = run["dag_run_id"], run["state"], _iso_datetime(run["start_date"])
             except (OSError, ValueError, KeyError, TypeError):
                 return None
         else:
