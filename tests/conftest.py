@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -29,8 +30,9 @@ settings.register_profile("quick", max_examples=100, deadline=None)
 settings.register_profile("thorough", max_examples=600, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 
-# The two xdist workers take whole files (--dist loadfile), each the next one when it is free: the longest
-# first, so no long file is left to run alone at the end. Seconds per file measured on a 2-core machine
+# The two xdist workers take whole files (--dist loadfile), each the next one when it is free, the API
+# server's three files as one unit (tests/scheduling.py): the longest first, so no long file is left to run
+# alone at the end. Seconds per file measured on a 2-core machine
 # (3.3 and 3.2, CI); only the order matters. xdist would otherwise send the files with the most tests
 # first, and the slowest files here have the fewest.
 LONGEST_FIRST = (
@@ -47,6 +49,10 @@ LONGEST_FIRST = (
 def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config.option, "loadscopereorder"):  # pytest-xdist 3.7+; older ones always reorder
         config.option.loadscopereorder = False
+
+
+if importlib.util.find_spec("xdist") is not None:  # the hook exists only with pytest-xdist
+    from scheduling import pytest_xdist_make_scheduler  # noqa: F401 - a hook, found here by pytest
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -103,8 +109,8 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> AirflowSandbox:
 @pytest.fixture(scope="session")
 def api_server(sandbox: AirflowSandbox) -> Iterator[str | None]:
     """Airflow 3's API server for the sandbox (open to anyone as an admin, the UI's Test button enabled),
-    started by the first test of a worker that needs one (the form, the executor run, the browser) and
-    kept for the others: starting one costs about 10 s of CPU. None on Airflow 2, whose executor needs
+    started by the first test that needs one (the form, the executor run, the browser) and kept for the
+    others, which make test's scheduling puts on the same worker: starting one costs about 10 s of CPU. None on Airflow 2, whose executor needs
     none (its web UI is the browser test's own). Commands run meanwhile are pointed at it; ``DAG.test()``
     runs tasks through its in-process API either way."""
     from airflow_provider_realtime.compat import airflow_version
