@@ -84,7 +84,7 @@ test-matrix: $(foreach version,$(MATRIX),.venv-$(version)/.installed-stamp)
 matrix-%: .venv-%/.installed-stamp
 	@echo "=== Airflow $* on Python $$(.venv-$*/bin/python -c 'import sys; print(sys.version.split()[0])'): pytest $(MATRIX_TESTS)"
 	@start=$$(date +%s); \
-	.venv-$*/bin/python -m pytest $(PYTEST_PARALLEL) $(MATRIX_TESTS) && \
+	.venv-$*/bin/python -m pytest $(PYTEST_PARALLEL) --durations=8 $(MATRIX_TESTS) && \
 	echo "=== Airflow $*: passed in $$(( $$(date +%s) - start )) s"
 
 ## make wheel-check: build the sdist and wheel, install the wheel into a fresh environment, run the examples.
