@@ -32,9 +32,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 
 # The two xdist workers take whole files (--dist loadfile), each the next one when it is free, the API
 # server's three files as one unit (tests/scheduling.py): the longest first, so no long file is left to run
-# alone at the end. Seconds per file measured on a 2-core machine
-# (3.3 and 3.2, CI); only the order matters. xdist would otherwise send the files with the most tests
-# first, and the slowest files here have the fewest.
+# alone at the end. Seconds per file measured on a 2-core machine (3.3 and 3.2, CI); only the order
+# matters. xdist would otherwise send the files with the most tests first, and the slowest files here have
+# the fewest.
 LONGEST_FIRST = (
     "test_distributed.py",  # 74 s: PostgreSQL, Redis, two Celery workers
     "test_airflow.py",  # 45-80 s: registration, the form, every DAG run searched for secrets
@@ -110,8 +110,8 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> AirflowSandbox:
 def api_server(sandbox: AirflowSandbox) -> Iterator[str | None]:
     """Airflow 3's API server for the sandbox (open to anyone as an admin, the UI's Test button enabled),
     started by the first test that needs one (the form, the executor run, the browser) and kept for the
-    others, which make test's scheduling puts on the same worker: starting one costs about 10 s of CPU. None on Airflow 2, whose executor needs
-    none (its web UI is the browser test's own). Commands run meanwhile are pointed at it; ``DAG.test()``
+    others, which make test's scheduling puts on the same worker: starting one costs about 10 s of CPU.
+    None on Airflow 2, whose executor needs none (its web UI is the browser test's own). Commands run meanwhile are pointed at it; ``DAG.test()``
     runs tasks through its in-process API either way."""
     from airflow_provider_realtime.compat import airflow_version
 
