@@ -207,23 +207,23 @@ def probe_sandbox(*dag_files: Path) -> tuple[Path, Any]:
     return work, sandbox
 
 
-DAGS_TEST = {"provider operator": "realtime_mint_one_token", "HttpOperator": "http_operator_mint"}
+DAGS_TEST = {  # label -> the DAG `airflow dags test` runs, its file
+    "provider operator": ("realtime_mint_one_token", ROOT / "example_dags" / "realtime_mint_one_token.py"),
+    "HttpOperator": ("http_operator_mint", BENCH_DAGS / "http_operator_mint.py"),
+}
 DAGS_TEST_NAMES = {"provider operator": "this operator", "HttpOperator": "`HttpOperator`"}
 
 
 def dags_test_wall(base_url: str, runs: int, labels: Sequence[str] = tuple(DAGS_TEST)) -> dict[str, float]:
     """Wall time of `airflow dags test` for example 1 and for its HttpOperator twin (best of runs)."""
 
-    work, sandbox = probe_sandbox(
-        ROOT / "example_dags" / "realtime_mint_one_token.py",
-        ROOT / "bench" / "dags" / "http_operator_mint.py",
-    )
+    work, sandbox = probe_sandbox(*(DAGS_TEST[label][1] for label in labels))
     env = {
         key: os.environ[key] for key in ("AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT", "AIRFLOW_CONN_OPENAI_HTTP")
     }
     timings: dict[str, float] = {}
     for label in labels:
-        dag_id = DAGS_TEST[label]
+        dag_id = DAGS_TEST[label][0]
         best = float("inf")
         for _ in range(runs):
             start = time.perf_counter()
@@ -593,10 +593,10 @@ def main() -> int:
     mints, warmup, growth_mints, dag_runs, import_runs, masked_tokens, block = (
         (100, 20, 500, 1, 2, 500, 100) if args.smoke else (2000, 200, 10_000, 3, 7, 10_000, 1_000)
     )
-    # smoke: 2 mapped instances prove the mapping path; each costs a task process start (3-4 s of CPU)
     # smoke: `dags test` of the HttpOperator twin only, which nothing else runs (each is an Airflow start,
     # about 10 s of CPU; example 1 runs in the suite on every Airflow version)
     dags_test_labels = ("HttpOperator",) if args.smoke else tuple(DAGS_TEST)
+    # smoke: 2 mapped instances prove the mapping path; each costs a task process start (3-4 s of CPU)
     fleet_tokens, mapped_instances = (200, 2) if args.smoke else (1_000, 100)
 
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="realtime-bench-home-"))
