@@ -111,8 +111,8 @@ def api_server(sandbox: AirflowSandbox) -> Iterator[str | None]:
     """Airflow 3's API server for the sandbox (open to anyone as an admin, the UI's Test button enabled),
     started by the first test that needs one (the form, the executor run, the browser) and kept for the
     others, which make test's scheduling puts on the same worker: starting one costs about 10 s of CPU.
-    None on Airflow 2, whose executor needs none (its web UI is the browser test's own). Commands run meanwhile are pointed at it; ``DAG.test()``
-    runs tasks through its in-process API either way."""
+    None on Airflow 2, whose executor needs none (its web UI is the browser test's own). Commands run
+    meanwhile are pointed at it; ``DAG.test()`` runs tasks through its in-process API either way."""
     from airflow_provider_realtime.compat import airflow_version
 
     if airflow_version() < (3, 0):

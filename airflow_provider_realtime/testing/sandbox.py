@@ -137,6 +137,13 @@ def _fresh_database() -> Path:
     return Path(folder) / f"metadata-{key}.db"
 
 
+def _runs_path(dag_id: str) -> str:
+    """The REST API's path of ``dag_id``'s runs."""
+    from urllib.parse import quote
+
+    return f"/api/v2/dags/{quote(dag_id)}/dagRuns"
+
+
 def free_port() -> int:
     """A free TCP port on 127.0.0.1 (for a server a test starts)."""
     with socket.socket() as probe:
@@ -481,7 +488,7 @@ class AirflowSandbox:
         from urllib.error import HTTPError
         from urllib.parse import quote
 
-        runs = f"/api/v2/dags/{quote(dag_id)}/dagRuns"
+        runs = _runs_path(dag_id)
         try:
             if run_id is not None:
                 return dict(self.api_get(f"{runs}/{quote(run_id, safe='')}"))
@@ -498,7 +505,7 @@ class AirflowSandbox:
         run = self._api_run(dag_id, run_id)
         if run is None:
             return None
-        this_run = f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run['dag_run_id'], safe='')}/taskInstances"
+        this_run = f"{_runs_path(dag_id)}/{quote(run['dag_run_id'], safe='')}/taskInstances"
         instances = self._api_list(this_run, "task_instances")
         entries = self._api_list(f"{this_run}/~/xcomEntries", "xcom_entries")
         xcoms = [
