@@ -192,10 +192,10 @@ SERVER_ERROR: Final = (RealtimeServerError, "The server failed")
 REJECTED: Final = (RealtimeInvalidRequestError, "The request was rejected")
 
 
-def _quoted(text: str | None, limit: int = 100) -> str | None:
+def _quoted(text: str | None, limit: int = 100, secrets: tuple[str, ...] = ()) -> str | None:
     from airflow_provider_realtime.masking import scrub
 
-    return scrub(text, limit=limit)
+    return scrub(text, secrets, limit=limit)
 
 
 def error_for_status(response: RealtimeResponse) -> RealtimeError:
@@ -241,8 +241,13 @@ def missing_token_error(response: RealtimeResponse, missing: str) -> RealtimeMal
     )
 
 
-def exchange_error(error: ExchangeError, label: str, attempt: int, timeout: Any) -> RealtimeError:
-    """A failed exchange: no answer (retryable), or an answer that broke off (a token may exist)."""
+def exchange_error(
+    error: ExchangeError, label: str, attempt: int, timeout: Any, secrets: tuple[str, ...]
+) -> RealtimeError:
+    """A failed exchange: no answer (retryable), or an answer that broke off (a token may exist).
+
+    :param secrets: the credentials sent, scrubbed from the answer's request id wherever they stand.
+    """
     if not error.answered:
         if error.timed_out:
             summary = f"No answer in time ({error.reason}; connect/read timeouts {timeout} s)"
@@ -253,26 +258,26 @@ def exchange_error(error: ExchangeError, label: str, attempt: int, timeout: Any)
         f"{error.reason}; not retried: the server may have minted a token",
         endpoint=label,
         status=error.status,
-        request_id=_quoted(error.request_id),
+        request_id=_quoted(error.request_id, secrets=secrets),
         attempts=attempt,
     )
 
 
 def redirect_error(
-    status: int, location: str, request_id: str | None, label: str, attempt: int
+    status: int, location: str, request_id: str | None, label: str, attempt: int, secrets: tuple[str, ...]
 ) -> RealtimeRedirectError:
     """Refuse a redirect, saying where it pointed (scheme and host only: the rest may hold anything)."""
     return RealtimeRedirectError(
-        f"Redirected to {_redirect_target(location)}; not followed: credentials are sent only to the "
-        "connection's base URL",
+        f"Redirected to {_redirect_target(location, secrets)}; not followed: credentials are sent only to "
+        "the connection's base URL",
         endpoint=label,
         status=status,
-        request_id=_quoted(request_id),
+        request_id=_quoted(request_id, secrets=secrets),
         attempts=attempt,
     )
 
 
-def _redirect_target(location: str) -> str:
+def _redirect_target(location: str, secrets: tuple[str, ...]) -> str:
     if not location:
         return "nowhere (no Location header)"
     try:
@@ -282,7 +287,7 @@ def _redirect_target(location: str) -> str:
         return "an address that is not a valid URL"
     if parts.scheme and host:
         target = f"{parts.scheme}://{host}" + (f":{port}" if port else "")
-        return _quoted(target, limit=200) or target
+        return _quoted(target, limit=200, secrets=secrets) or target
     if not parts.scheme and not parts.netloc:
         return "another path on the same host"
-    return f"a {_quoted(parts.scheme, limit=20) or 'schemeless'} address"
+    return f"a {_quoted(parts.scheme, limit=20, secrets=secrets) or 'schemeless'} address"

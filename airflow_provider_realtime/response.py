@@ -60,8 +60,8 @@ def read_answer(answer: Answer, label: str, attempt: int, secrets: tuple[str, ..
         except ValueError as error:
             problem = f"not usable JSON: {error}"
             body = answer.content.decode("utf-8", errors="replace")
-    request_id = scrub(answer.request_id, limit=100)
-    if answer.status < 400 and _echoes(answer.content, secrets):
+    request_id = scrub(answer.request_id, secrets, limit=100)
+    if answer.status < 400 and _echoes(answer.content, body, secrets):
         # Scrubbing would hand back "***" where the token was: such an answer is not used at all.
         raise RealtimeMalformedResponseError(
             "The answer quotes the API key, so it is not used (a token in it expires unused)",
@@ -82,6 +82,25 @@ def read_answer(answer: Answer, label: str, attempt: int, secrets: tuple[str, ..
     )
 
 
-def _echoes(content: bytes, secrets: Iterable[str]) -> bool:
-    folded = content.lower()
-    return any(secret.lower().encode() in folded for secret in secrets)
+def _echoes(content: bytes, body: Any, secrets: Iterable[str]) -> bool:
+    """Whether the answer quotes one of ``secrets`` (without case): in its bytes, or in any string or key
+    of its parsed JSON, where an escape (``\\u0073k-…``) spells it differently on the wire."""
+    folded = [secret.lower() for secret in secrets if secret]
+    if not folded:
+        return False
+    wire = content.lower()
+    if any(secret.encode() in wire for secret in folded):
+        return True
+    pending = [body]
+    while pending:  # parse_json bounded the depth; a stack rather than recursion all the same
+        item = pending.pop()
+        if isinstance(item, str):
+            text = item.lower()
+            if any(secret in text for secret in folded):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False

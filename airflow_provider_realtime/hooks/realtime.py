@@ -455,13 +455,18 @@ class OpenAIRealtimeHook(BaseHook):
                 verify=settings.verify,
             )
         except ExchangeError as error:
-            failure = exchange_error(error, label, attempt, settings.timeout)
+            failure = exchange_error(error, label, attempt, settings.timeout, settings.secrets)
             if error.answered:
                 raise failure from None  # the server answered, then its answer failed: no retry
             return None, failure, {}
         if 300 <= answer.status < 400:
             raise redirect_error(
-                answer.status, answer.headers.get("Location", ""), answer.request_id, label, attempt
+                answer.status,
+                answer.headers.get("Location", ""),
+                answer.request_id,
+                label,
+                attempt,
+                settings.secrets,
             )
         return read_answer(answer, label, attempt, settings.secrets), None, answer.headers
 
