@@ -165,12 +165,21 @@ class _DeadlineResponse(http.client.HTTPResponse):
         super().__init__(_DeadlineSocket(sock), *args, **kwargs)  # type: ignore[arg-type]
 
     def _read_status(self) -> tuple[str, int, str]:
-        for _ in range(MAX_INFORMATIONAL_ANSWERS):
+        skipped = 0
+        while True:
             version, status, reason = super()._read_status()  # type: ignore[misc]
             if not 100 <= status < 200 or status == 101:
                 return version, status, reason
+            if skipped == MAX_INFORMATIONAL_ANSWERS:
+                raise TooManyInformationalAnswersError(
+                    f"more than {MAX_INFORMATIONAL_ANSWERS} informational (1xx) answers before the final one"
+                )
+            skipped += 1
             _skip_header_block(self.fp)
-        raise http.client.HTTPException(f"more than {MAX_INFORMATIONAL_ANSWERS} informational answers")
+
+
+class TooManyInformationalAnswersError(http.client.HTTPException):
+    """The server answered (1xx status lines arrived) but kept its final answer back: never retried."""
 
 
 def _skip_header_block(stream: Any) -> None:
@@ -354,6 +363,10 @@ def _unreadable_answer(error: BaseException) -> str | None:
         seen.add(id(item))
         if isinstance(item, AnswerTooLargeError):
             return f"The answer is larger than {_mib(MAX_WIRE_BYTES)}"
+        if isinstance(item, TooManyInformationalAnswersError):
+            return f"The server sent {item}"
+        if isinstance(item, urllib3.exceptions.InvalidHeader):  # urllib3 2: two different Content-Lengths
+            return INVALID_LENGTH
         if isinstance(item, http.client.LineTooLong) or (
             type(item) is http.client.HTTPException and "header" in str(item)
         ):
@@ -389,10 +402,7 @@ def _read_answer(response: requests.Response, deadline: float, deadline_seconds:
 
 def _read_capped(response: requests.Response, deadline: float, deadline_seconds: float) -> bytes:
     """Read the body from the wire (at most ``MAX_ANSWER_BYTES``), then inflate it (to as much)."""
-    declared_text = response.headers.get("Content-Length", "").strip()
-    # isascii: str.isdigit() also accepts digits int() refuses ("²")
-    digits = declared_text.isascii() and declared_text.isdigit() and len(declared_text) < 19
-    declared = int(declared_text) if digits else None
+    declared = _declared_length(response.headers)
     if declared is not None and declared > MAX_ANSWER_BYTES:
         raise _BodyProblem(f"The answer's body is larger than {_mib(MAX_ANSWER_BYTES)} (Content-Length)")
     chunks: list[bytes] = []
@@ -418,6 +428,26 @@ def _read_capped(response: requests.Response, deadline: float, deadline_seconds:
     if declared is not None and size < declared:
         raise _BodyProblem("The answer's body broke off (shorter than its Content-Length)")
     return _inflate(b"".join(chunks), response.headers.get("Content-Encoding", ""))
+
+
+INVALID_LENGTH: Final = "The answer's Content-Length is not a valid length (its framing is broken)"
+
+
+def _declared_length(headers: Mapping[str, str]) -> int | None:
+    """The body's Content-Length, or None when the answer has none (or is chunked, which overrides it).
+
+    An invalid one (``²``, ``4_2``, two different values) is an unrecoverable framing error (RFC 9112
+    6.3): the answer is refused, never read to the connection's close as urllib3 would.
+    """
+    text = headers.get("Content-Length")
+    if text is None or "chunked" in headers.get("Transfer-Encoding", "").lower():
+        return None
+    values = {value.strip() for value in text.split(",")}  # "42, 42" is allowed; "42, 43" is not
+    (value, *others) = values
+    # isascii: str.isdigit() also accepts digits int() refuses ("²"); int() alone takes "4_2" and " 42"
+    if others or not (value.isascii() and value.isdigit() and len(value) < 19):
+        raise _BodyProblem(INVALID_LENGTH)
+    return int(value)
 
 
 def _inflate(data: bytes, encoding: str) -> bytes:

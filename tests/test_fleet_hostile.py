@@ -87,9 +87,14 @@ def expected_tokens(server: HostileServer, items: range) -> dict[int, str]:
 # --------------------------------------------------------------------------------------------------
 
 
-def odd_content_length(seen: Seen) -> bytes:
-    body = hostile.minted(seen).partition(b"\r\n\r\n")[2]
-    return hostile.head(200, {"Content-Length": "²"}) + body
+def content_length(value: str) -> Callable[[Seen], bytes]:
+    """A whole 200 answer framed by ``value`` as its Content-Length, the connection closed after it."""
+
+    def respond(seen: Seen) -> bytes:
+        body = hostile.minted(seen).partition(b"\r\n\r\n")[2]
+        return hostile.head(200, {"Content-Length": value.replace("LENGTH", str(len(body)))}) + body
+
+    return respond
 
 
 def many_headers(seen: Seen) -> bytes:
@@ -110,7 +115,13 @@ def echoes_the_key(seen: Seen) -> bytes:
 
 # id, the odd answer for item 3, what item 3 ends as (None: its own token), requests item 3 makes
 ODD_ANSWERS = [
-    pytest.param(odd_content_length, None, 1, id="2-content-length-superscript-two"),
+    # An invalid Content-Length is an unrecoverable framing error (RFC 9112 6.3): the answer is discarded.
+    pytest.param(content_length("²"), RealtimeMalformedResponseError, 1, id="content-length-superscript-two"),
+    pytest.param(content_length("4_2"), RealtimeMalformedResponseError, 1, id="content-length-underscored"),
+    pytest.param(
+        content_length("LENGTH, 7"), RealtimeMalformedResponseError, 1, id="content-length-two-values"
+    ),
+    pytest.param(content_length("LENGTH, LENGTH"), None, 1, id="content-length-repeated-alike-is-valid"),
     pytest.param(many_headers, RealtimeMalformedResponseError, 1, id="5-150-headers-not-retried"),
     pytest.param(long_header_line, RealtimeMalformedResponseError, 1, id="5-70-KiB-header-line-not-retried"),
     pytest.param(echoes_the_key, RealtimeMalformedResponseError, 1, id="6-200-echoing-the-key-is-an-error"),
@@ -187,6 +198,31 @@ def test_4_early_hints_are_skipped_and_every_item_gets_its_own_token(
     assert tokens_by_item(results) == expected_tokens(server, range(6))
     assert len(tokens_by_item(results)) == 6 and len(server.requests) == 6
     assert server.connections == 1  # the answers were read whole: the connection stayed in use
+
+
+def early_hints_then_token(hints: int) -> hostile.Behaviour:
+    """``hints`` 103 Early Hints, then the request's token."""
+    hint = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+    return hostile.keep_alive(lambda seen: hint * hints + hostile.minted(seen, keep_alive=True))
+
+
+def test_sixteen_early_hints_before_the_answer_are_skipped(
+    connect: Callable[..., OpenAIRealtimeHook],
+) -> None:
+    with hostile.serving(early_hints_then_token(16)) as server:
+        results = connect(server.base_url).create_client_secrets(sessions(2), concurrency=1)
+    assert tokens_by_item(results) == expected_tokens(server, range(2))
+
+
+def test_more_early_hints_than_allowed_fail_the_item_without_a_retry(
+    connect: Callable[..., OpenAIRealtimeHook],
+) -> None:
+    """The server answered (it may have minted), so the POST is not sent again."""
+    with hostile.serving(early_hints_then_token(17)) as server:
+        (result,) = connect(server.base_url, max_retries=3).create_client_secrets(sessions(1))
+    assert isinstance(result, RealtimeMalformedResponseError), result
+    assert "more than 16 informational (1xx) answers" in str(result) and "not retried" in str(result)
+    assert len(server.requests) == 1
 
 
 # --------------------------------------------------------------------------------------------------
