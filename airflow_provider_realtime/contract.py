@@ -89,8 +89,54 @@ def fail(path: str, expectation: str, value: Any = _ABSENT) -> ValueError:
 
 
 def _near_miss(word: str, known: Any) -> str | None:
+    """The known value ``word`` is most likely a typo of, or None.
+
+    Free text costs nothing here: difflib's ratio is at most ``2 * shorter / (both lengths)``, so a word
+    much longer than every known one cannot reach the cutoff and is never handed to difflib.
+    """
+    if not known or len(word) > max(map(len, known)) * (2 - NEAR_MISS) / NEAR_MISS:
+        return None
     close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=NEAR_MISS)
     return close[0] if close else None
+
+
+def _misspelled_field(key: str, fields: Mapping[str, Any]) -> str | None:
+    """The known field an unknown ``key`` is most likely a typo of, or None for a field of its own.
+
+    A typo keeps the field's words but misspells one (``treshold``, ``silence_duraton_ms``), runs them
+    together (``turndetection``) or drops one (``silence_duration``). A key that adds or changes a word
+    (``prompt_id``, ``parallel_tools``) or is a known field in another number (``models``) may be a field
+    OpenAI added since: it passes through for the server to judge.
+    """
+    close = _near_miss(key, fields)
+    if close is None or key.rstrip("s") == close.rstrip("s"):
+        return None
+    words, known_words = key.split("_"), close.split("_")
+    if key.replace("_", "") == close.replace("_", ""):
+        return close  # words run together or split
+    if len(words) < len(known_words):
+        return close if all(word in known_words for word in words) else None  # a word dropped
+    if len(words) != len(known_words):
+        return None  # a word added
+    changed = [(word, known) for word, known in zip(words, known_words, strict=True) if word != known]
+    if len(changed) != 1:
+        return None
+    word, known_word = changed[0]
+    return close if _edit_distance(word, known_word) <= (1 if len(known_word) <= 4 else 2) else None
+
+
+def _edit_distance(first: str, second: str) -> int:
+    """Insertions, deletions, substitutions and swaps of two neighbours that turn one word into the other."""
+    before: list[int] = []
+    row = list(range(len(second) + 1))
+    for i, char in enumerate(first, 1):
+        above, row = row, [i] + [0] * len(second)
+        for j, other in enumerate(second, 1):
+            row[j] = min(above[j] + 1, row[j - 1] + 1, above[j - 1] + (char != other))
+            if i > 1 and j > 1 and char == second[j - 2] and first[i - 2] == other:
+                row[j] = min(row[j], before[j - 2] + 1)
+        before = above
+    return row[-1]
 
 
 def _bounds(low: float | None, high: float | None) -> str:
@@ -250,8 +296,11 @@ class Fields:
                 raise ValueError(f"{where} does not apply to {elsewhere[key]}")
             elif self.closed:
                 raise ValueError(f"{where} is not a known field; allowed: {', '.join(self.fields)}")
-            elif (close := _near_miss(key, self.fields)) is not None:
-                raise ValueError(f"{where} is not a known field; did you mean {path}.{close}?")
+            elif (close := _misspelled_field(key, self.fields)) is not None:
+                raise ValueError(
+                    f"{where} is not a known field; did you mean {path}.{close}? (A field OpenAI added "
+                    "since this release goes through extra_body, unchecked.)"
+                )
             else:
                 checked[key] = json_value(item, where)
         return checked

@@ -46,6 +46,7 @@ from airflow_provider_realtime.contract import (
     fail,
     format_to_beta,
     iso_utc,
+    json_value,
     mapping,
     validate,
     validate_lifetime,
@@ -603,6 +604,7 @@ def prepare(
     expires_after_seconds: Any = None,
     endpoint: Any = None,
     path: str = "session",
+    extra_body: Any = None,
 ) -> PreparedRequest:
     """Check settings of ``kind`` and build the request; ValueError naming the field path.
 
@@ -611,16 +613,32 @@ def prepare(
     :param expires_after_seconds: token lifetime, 10..7200 seconds; ``None`` for the server's default.
     :param endpoint: transcription only: ``client_secrets`` (default) or ``transcription_sessions``.
     :param path: how to name the settings in error messages (``sessions[3]`` in a batch).
+    :param extra_body: JSON merged into the checked body as it is (objects key by key, at every depth):
+        the way through for a field OpenAI added after this release, which the checks would take for a
+        typo of a known one. Checked only to be JSON.
     """
     seconds = check_lifetime(expires_after_seconds)
     endpoint = resolve_endpoint(kind, endpoint)
+    extra = None if extra_body is None else json_value(mapping(extra_body, "extra_body"), "extra_body")
     if kind == TRANSCRIPTION:
-        return PreparedRequest(kind, endpoint, seconds, _transcription_body(endpoint, session, seconds, path))
-    described = KINDS[kind]
-    settings = validate(described.settings[endpoint], {} if session is None else session, path)
-    if described.session_type is not None:
-        settings = {"type": described.session_type, **settings}
-    return PreparedRequest(kind, endpoint, seconds, _current_body(settings, seconds))
+        body = _transcription_body(endpoint, session, seconds, path)
+    else:
+        described = KINDS[kind]
+        settings = validate(described.settings[endpoint], {} if session is None else session, path)
+        if described.session_type is not None:
+            settings = {"type": described.session_type, **settings}
+        body = _current_body(settings, seconds)
+    return PreparedRequest(kind, endpoint, seconds, body if extra is None else merged(body, extra))
+
+
+def merged(body: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with ``extra`` laid over it: objects merged key by key, anything else replaced."""
+    result = dict(body)
+    for key, value in extra.items():
+        inner = result.get(key)
+        both_objects = isinstance(inner, dict) and isinstance(value, dict)
+        result[key] = merged(inner, value) if both_objects else value  # type: ignore[arg-type]
+    return result
 
 
 def _get(value: Any, path: tuple[str, ...]) -> Any:

@@ -225,6 +225,85 @@ def test_unknown_fields_pass_through_for_forward_compatibility() -> None:
     assert build_request_body("client_secrets", current)["session"]["audio"]["input"] == {"new_input_knob": 3}
 
 
+@pytest.mark.parametrize(
+    "field", ["prompt_id", "instructions_id", "models", "parallel_tools", "max_output_token", "tool"]
+)
+def test_a_plausible_new_field_next_to_a_known_one_is_passed_through(field: str) -> None:
+    """A known field with a word added, or in another number, may be one OpenAI added: not a typo."""
+    body = kinds.prepare(kinds.REALTIME, {field: "x"}).body
+    assert body["session"][field] == "x"
+
+
+@pytest.mark.parametrize(
+    ("field", "meant"),
+    [
+        pytest.param("instructons", "instructions", id="a-letter-dropped"),
+        pytest.param("toolz", "tools", id="a-letter-changed"),
+        pytest.param("outputmodalities", "output_modalities", id="words-run-together"),
+        pytest.param("output_modalites", "output_modalities", id="a-word-misspelled"),
+        pytest.param("max_output_tokesn", "max_output_tokens", id="two-letters-swapped"),
+    ],
+)
+def test_a_likely_typo_of_a_known_field_is_refused_naming_it_and_the_way_through(
+    field: str, meant: str
+) -> None:
+    with pytest.raises(
+        ValueError, match=rf"session\.{field} is not a known field; did you mean session\.{meant}\?"
+    ) as caught:
+        kinds.prepare(kinds.REALTIME, {field: "x"})
+    assert "extra_body" in str(caught.value)
+
+
+def test_extra_body_sends_a_field_the_checks_would_refuse_merged_at_its_depth() -> None:
+    extra = {"session": {"toolz": [1], "audio": {"input": {"treshold_v2": 0.4}}}}
+    body = kinds.prepare(
+        kinds.REALTIME, {"audio": {"input": {"format": {"type": "audio/pcmu"}}}}, 60, extra_body=extra
+    ).body
+    assert body["session"]["toolz"] == [1]
+    assert body["session"]["audio"]["input"] == {"format": {"type": "audio/pcmu"}, "treshold_v2": 0.4}
+    assert body["expires_after"] == {"anchor": "created_at", "seconds": 60}
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        pytest.param(["x"], "extra_body must be an object", id="a-list"),
+        pytest.param({"session": {"x": float("nan")}}, "extra_body.session.x", id="not-json"),
+    ],
+)
+def test_extra_body_that_is_not_a_json_object_is_a_value_error(extra: object, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        kinds.prepare(kinds.REALTIME, None, extra_body=extra)
+
+
+@pytest.mark.parametrize("kind", [kinds.REALTIME, kinds.TRANSCRIPTION, kinds.TRANSLATION])
+def test_checking_free_text_does_not_grow_with_its_size(kind: str) -> None:
+    """A 50 MB prompt is checked as quickly as a short one: the typo search (difflib) never reads free text.
+    What is asserted is what difflib was handed, not a time."""
+    import difflib
+    from unittest import mock
+
+    big = "x" * 50_000_000
+    session = {
+        kinds.REALTIME: {"instructions": big},
+        kinds.TRANSCRIPTION: {"input_audio_transcription": {"prompt": big}},
+        kinds.TRANSLATION: {
+            "model": "gpt-realtime-translate",
+            "audio": {"input": {"transcription": {"model": "gpt-realtime-whisper", "prompt": big}}},
+        },
+    }[kind]
+    searched: list[int] = []
+    set_seq2 = difflib.SequenceMatcher.set_seq2
+
+    def record(matcher: difflib.SequenceMatcher, text: str) -> None:
+        searched.append(len(text))
+        set_seq2(matcher, text)
+
+    with mock.patch.object(difflib.SequenceMatcher, "set_seq2", record):
+        kinds.prepare(kind, session)
+    assert max(searched, default=0) < 100, "the typo search ran on the free text"
+
+
 BAD_INPUTS = [
     pytest.param(
         {"input_audio_format": "mp3"},

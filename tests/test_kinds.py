@@ -425,6 +425,7 @@ def test_the_realtime_operator_pushes_the_structured_result_and_a_config_that_ch
         "expires_after_seconds": 120,
         "base_url": realtime_connection.base_url,
         "count": None,
+        "extra_body": None,
     }
     again, _ = run(CreateRealtimeSessionOperator(task_id="again", config=pushed["config"]))
     assert realtime_connection.requests[-1].body == realtime_connection.requests[-2].body

@@ -59,7 +59,17 @@ def test_structured_result_has_the_same_keys_for_both_endpoints(
         "expires_after_seconds": 60,
         "base_url": realtime_connection.base_url,
         "count": None,
+        "extra_body": None,
     }
+
+
+def test_extra_body_reaches_the_wire_and_the_config_repeats_it(realtime_connection: RealtimeEmulator) -> None:
+    extra = {"session": {"include": ["item.input_audio_transcription.logprobs"]}}
+    _, ti = run(CreateTranscriptionSessionOperator(task_id="first", session=SESSION, extra_body=extra))
+    assert realtime_connection.requests[-1].body["session"]["include"] == extra["session"]["include"]
+    assert ti.pushed["config"]["extra_body"] == extra
+    run(CreateTranscriptionSessionOperator(task_id="second", config=ti.pushed["config"]))
+    assert realtime_connection.requests[-1].body == realtime_connection.requests[-2].body
 
 
 def test_config_holds_no_key_and_no_token(realtime_connection: RealtimeEmulator) -> None:
@@ -272,6 +282,7 @@ PUBLIC_PARAMETERS = {
     "count": [1, 2],
     "concurrency": [4, 8],
     "allow_partial": [True, False],
+    "extra_body": [{"session": {"a": 1}}, None],
 }
 
 

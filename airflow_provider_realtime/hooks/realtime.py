@@ -147,6 +147,7 @@ class OpenAIRealtimeHook(BaseHook):
         expires_after_seconds: int | None = None,
         raise_for_status: bool = True,
         require_client_secret: bool = True,
+        extra_body: dict[str, Any] | None = None,
     ) -> RealtimeResponse:
         """Mint a client secret of ``kind``: the path every ``create_*`` method and operator takes.
 
@@ -160,9 +161,11 @@ class OpenAIRealtimeHook(BaseHook):
             when False, the error answer is returned.
         :param require_client_secret: raise :class:`RealtimeMalformedResponseError` for a 2xx answer
             that is not JSON or holds no token.
+        :param extra_body: JSON merged into the request body unchecked (objects key by key): for a field
+            OpenAI added after this release that the checks would take for a typo.
         :raises ValueError: for bad settings, before the connection is even read.
         """
-        request = kinds.prepare(kind, session, expires_after_seconds, endpoint)
+        request = kinds.prepare(kind, session, expires_after_seconds, endpoint, extra_body=extra_body)
         response = self.post(
             request.endpoint,
             request.body,
@@ -208,6 +211,7 @@ class OpenAIRealtimeHook(BaseHook):
         raise_for_status: bool = True,
         require_client_secret: bool = True,
         on_result: Callable[[int, Result], None] | None = None,
+        extra_body: dict[str, Any] | None = None,
     ) -> list[Result]:
         """Mint a client secret of ``kind`` per item of ``sessions``: the bulk path of every
         ``create_*_client_secrets`` method and of the operators' ``count``.
@@ -237,7 +241,14 @@ class OpenAIRealtimeHook(BaseHook):
         contract.check_flag(raise_for_status, "raise_for_status")
         contract.check_flag(require_client_secret, "require_client_secret")
         requests = [
-            kinds.prepare(kind, session, expires_after_seconds, endpoint, path=f"sessions[{index}]")
+            kinds.prepare(
+                kind,
+                session,
+                expires_after_seconds,
+                endpoint,
+                path=f"sessions[{index}]",
+                extra_body=extra_body,
+            )
             for index, session in enumerate(sessions)
         ]
         if not requests:

@@ -22,7 +22,16 @@ if TYPE_CHECKING:
     from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook, RealtimeResponse, Timeout
 
 # The keys of the ``config`` XCom: what the request was, never the key or the token.
-CONFIG_KEYS = ("conn_id", "kind", "endpoint", "base_url", "session", "expires_after_seconds", "count")
+CONFIG_KEYS = (
+    "conn_id",
+    "kind",
+    "endpoint",
+    "base_url",
+    "session",
+    "expires_after_seconds",
+    "count",
+    "extra_body",
+)
 MAX_TOKENS_PER_TASK = 10_000  # a task's result is one XCom value: a few MB at most
 
 
@@ -60,6 +69,9 @@ class BaseClientSecretOperator(BaseOperator):
     :param concurrency: requests in flight at once when minting many (1..64, default 16).
     :param allow_partial: when minting many, succeed even if some items failed (they are listed in XCom
         ``failures``); by default the task fails after pushing what was minted.
+    :param extra_body: JSON merged into the request body unchecked (objects key by key), e.g.
+        ``{"session": {"new_field": 1}}``: for a field OpenAI added after this release that the checks
+        would take for a typo of a known one. Templated.
     """
 
     kind: ClassVar[str]
@@ -70,8 +82,9 @@ class BaseClientSecretOperator(BaseOperator):
         "result_format",
         "config",
         "count",
+        "extra_body",
     )
-    template_fields_renderers = {"session": "json", "config": "json"}
+    template_fields_renderers = {"session": "json", "config": "json", "extra_body": "json"}
     ui_color = "#d8f3e6"
 
     def __init__(
@@ -89,6 +102,7 @@ class BaseClientSecretOperator(BaseOperator):
         count: int | None = None,
         concurrency: int | None = None,
         allow_partial: bool = False,
+        extra_body: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -104,6 +118,7 @@ class BaseClientSecretOperator(BaseOperator):
         self.count = count
         self.concurrency = concurrency
         self.allow_partial = allow_partial
+        self.extra_body = extra_body
 
     @cached_property
     def hook(self) -> OpenAIRealtimeHook:
@@ -137,7 +152,8 @@ class BaseClientSecretOperator(BaseOperator):
     def _arguments(self) -> dict[str, Any]:
         """The request's arguments: the ``config``'s, overridden by the explicit ones."""
         given = self._given_config()
-        arguments = {key: given.get(key) for key in ("session", "expires_after_seconds", "endpoint", "count")}
+        keys = ("session", "expires_after_seconds", "endpoint", "count", "extra_body")
+        arguments = {key: given.get(key) for key in keys}
         for key in arguments:
             value = getattr(self, key, None)
             if value is not None:
@@ -188,6 +204,7 @@ class BaseClientSecretOperator(BaseOperator):
             expires_after_seconds=arguments["expires_after_seconds"],
             raise_for_status=self.raise_for_status,
             require_client_secret=result_format == contract.STRUCTURED,
+            extra_body=arguments["extra_body"],
         )
         self.log.info(
             "%s answered %s (request id %s, %d attempt(s))",
@@ -211,6 +228,7 @@ class BaseClientSecretOperator(BaseOperator):
                 "expires_after_seconds": kinds.check_lifetime(arguments["expires_after_seconds"]),
                 "base_url": hook.base_url,
                 "count": arguments["count"],
+                "extra_body": arguments["extra_body"],
             }
             context["ti"].xcom_push(key="config", value=config)
 
@@ -257,6 +275,7 @@ class BaseClientSecretOperator(BaseOperator):
                 raise_for_status=self.raise_for_status,
                 require_client_secret=result_format == contract.STRUCTURED,
                 on_result=keep,
+                extra_body=arguments["extra_body"],
             )
         except BaseException:
             self._push_fleet(
