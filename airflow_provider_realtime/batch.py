@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from airflow_provider_realtime.kinds import PreparedRequest
 
 Minted = TypeVar("Minted")
+_WAKE = -1  # put in the queue of finished items to wake the collecting thread
 
 
 class Batch(Generic[Minted]):
@@ -44,6 +45,20 @@ class Batch(Generic[Minted]):
         self._next = itertools.count()  # next() on it is atomic: each item is taken by one worker
         self._finished: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._collected = 0
+        self.killed: str | None = None  # why the task was killed, once it was
+        self._taken = 0  # items a worker has taken up (sent, or about to be)
+        self._taking = threading.Lock()
+
+    def kill(self, reason: str) -> None:
+        """Stop the batch because the task is being killed: nothing more is sent, and :meth:`collect`
+        waits only ``grace`` seconds more for the requests in flight.
+
+        Safe from a signal handler in the collecting thread (Airflow 3 calls ``on_kill`` from its SIGTERM
+        handler, and the task goes on where it was): it only sets state and wakes :meth:`collect`.
+        """
+        self.killed = reason
+        self.gate.stop(reason)
+        self._finished.put(_WAKE)
 
     def start(self, workers: int) -> None:
         for number in range(workers):
@@ -51,6 +66,8 @@ class Batch(Generic[Minted]):
 
     def _work(self) -> None:
         while (index := next(self._next)) < len(self.requests):
+            with self._taking:
+                self._taken += 1
             self._results[index] = self._mint(self.requests[index])
             self._finished.put(index)
 
@@ -63,9 +80,16 @@ class Batch(Generic[Minted]):
             return self._unusable(request, error)
 
     def collect(
-        self, on_result: Callable[[int, RealtimeError | Minted], None] | None, *, until: float | None
+        self,
+        on_result: Callable[[int, RealtimeError | Minted], None] | None,
+        *,
+        until: float | None,
+        grace: float,
     ) -> None:
-        """Hand each finished item to ``on_result`` until every item has ended (or ``until`` passes)."""
+        """Hand each finished item to ``on_result`` until every item has ended (or ``until`` passes, or
+        ``grace`` seconds after the batch was killed)."""
+        if self.killed is not None:
+            until = time.monotonic() + grace if until is None else min(until, time.monotonic() + grace)
         while self._collected < len(self.requests):
             timeout = None if until is None else until - time.monotonic()
             if timeout is not None and timeout <= 0:
@@ -74,6 +98,10 @@ class Batch(Generic[Minted]):
                 index = self._finished.get(timeout=timeout)
             except queue.Empty:
                 return
+            if index == _WAKE:
+                deadline = time.monotonic() + grace
+                until = deadline if until is None else min(until, deadline)
+                continue
             self._collected += 1
             result = self._results[index]
             if on_result is not None and result is not None:
@@ -87,8 +115,10 @@ class Batch(Generic[Minted]):
         ended = [result for result in self._results if result is not None]
         errors = [result for result in ended if isinstance(result, RealtimeError)]
         not_sent = sum(isinstance(error, RealtimeStoppedError) and error.attempts == 0 for error in errors)
-        text = f"{len(ended) - len(errors)} minted, {len(errors) - not_sent} failed, {not_sent} not sent"
-        in_flight = len(self.requests) - len(ended)
+        never_taken = len(self.requests) - min(self._taken, len(self.requests)) if self.gate.stopped else 0
+        minted, failed = len(ended) - len(errors), len(errors) - not_sent
+        text = f"{minted} minted, {failed} failed, {not_sent + never_taken} not sent"
+        in_flight = len(self.requests) - len(ended) - never_taken
         if in_flight:
             text += f", {in_flight} in flight (a token they mint expires unused)"
         if self.gate.stop_reason:

@@ -4,8 +4,14 @@ own, so that the test runner can put it on the other core from ``test_airflow.py
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import threading
+import time
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
 import pytest
 from airflow_runs import CONN, LIMITED, PASTED, REFUSED_PASTED_KEY, connection_for, plain
@@ -14,6 +20,7 @@ from airflow_provider_realtime.testing import Fault, RealtimeEmulator
 from airflow_provider_realtime.testing.sandbox import TIMED_OUT, AirflowSandbox
 
 pytestmark = pytest.mark.airflow_process
+HELD = "AIRFLOW_CONN_OPENAI_REALTIME_HELD"
 
 
 def test_tokens_are_masked_in_the_task_log_files_of_an_executor_run(
@@ -101,3 +108,62 @@ def test_tokens_are_masked_in_the_task_log_files_of_an_executor_run(
     print(f"executor run: {len(secrets)} secrets in {len(logs)} task log files, {len(leaks)} leaks")
     assert not [name for name, text in logs.items() if pasted_key[10:20] in text], "not even a fragment"
     assert leaks == []
+
+
+def test_a_fleet_task_killed_with_sigterm_fails_at_once_and_pushes_what_it_minted(
+    sandbox: AirflowSandbox, api_server: str | None, tmp_path: Path
+) -> None:
+    """A supervised task process gets SIGTERM while the server holds four of its requests (Airflow 3 then
+    only calls on_kill). The server holds them until this test ends, so a task that waited for them would
+    run into its 30 s read timeout, and allow_partial would make it a success: it must fail instead, with
+    the four tokens minted before the stop pushed."""
+    import hostile
+
+    from airflow_provider_realtime import compat
+
+    answered = 0
+
+    def mint_four_then_hold(server: hostile.HostileServer, client: object, seen: hostile.Seen) -> None:
+        nonlocal answered
+        answered += 1
+        if answered > 4:
+            server.stopped.wait(120)
+            return
+        client.sendall(hostile.minted(seen))  # type: ignore[attr-defined]
+
+    pid_file = tmp_path / "task.pid"
+    key = "sk-held-" + os.urandom(12).hex()
+    with hostile.serving(mint_four_then_hold) as server:
+        held = {"conn_type": "openai_realtime", "host": server.base_url, "password": key}
+        held["extra"] = {"timeout": 30, "max_retries": 0}  # type: ignore[assignment]
+        env = {HELD: json.dumps(held), "REALTIME_TEST_PID_FILE": str(pid_file)}
+        outcome: dict[str, Any] = {}
+        with sandbox.executor():
+            runner = threading.Thread(
+                target=lambda: outcome.update(
+                    run=sandbox.dags_test("realtime_killed_fleet", env=env, use_executor=True)
+                )
+            )
+            runner.start()
+            until = time.monotonic() + 120
+            while not (pid_file.exists() and len(server.requests) >= 8) and time.monotonic() < until:
+                time.sleep(0.1)
+            assert pid_file.exists() and len(server.requests) == 8, "the task never had 4 requests held"
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+            runner.join(timeout=200)
+        minted = [hostile.token_for(seen) for seen in server.requests[:8]]
+    run = outcome["run"]
+    assert run.run_id, run.output[-4000:]
+    record = sandbox.read_run("realtime_killed_fleet", run.run_id)
+    assert record is not None
+    # Airflow 3.0's `dags test --use-executor` may record a failed task as "success" (see above); the
+    # log shows the error either way.
+    failed = {"success", "failed"} if compat.airflow_version() == (3, 0) else {"failed"}
+    assert record.states[("fleet", -1)] in failed
+    pushed = record.xcoms[("fleet", -1, "return_value")]
+    tokens = [item["client_secret"] for item in pushed if item]
+    assert len(tokens) == 4 and set(tokens) <= set(minted)
+    (log,) = [path.read_text() for path in sandbox.task_log_files() if f"run_id={run.run_id}" in str(path)]
+    assert "Batch stopped: 4 minted, 0 failed, 4 not sent, 4 in flight" in plain(log)
+    # Airflow 2 raises its own AirflowTaskTerminated after on_kill; Airflow 3 leaves it to the task.
+    assert ("AirflowTaskTerminated" if compat.airflow_version() < (3, 0) else "RealtimeStoppedError") in log

@@ -305,19 +305,49 @@ def test_1_a_stopped_batch_sends_nothing_after_the_stop_and_hands_back_what_it_m
     assert minted == expected_tokens(server, range(5))
 
 
-def test_1_a_hook_stopped_from_on_kill_ends_its_batch_with_the_rest_not_sent(
+def test_a_hook_stopped_from_on_kill_hands_back_what_it_minted_then_raises(
     connect: Callable[..., OpenAIRealtimeHook],
 ) -> None:
-    """Airflow 3 calls on_kill on SIGTERM without raising: hook.stop() ends the batch, which returns."""
+    """Airflow 3 calls on_kill on SIGTERM without raising: hook.stop() ends the batch, whose tokens reach
+    on_result, and create_many raises, so the task cannot end as a success."""
+    handed: dict[int, Any] = {}
     with hostile.serving(mint_five_then_rate_limit("2")) as server:
         hook = connect(server.base_url, max_retries=3, retry_after_max=60)
-        with alarm_after(0.5, lambda: hook.stop("the task was killed (SIGTERM)")) as fired:
-            results = hook.create_client_secrets(sessions(60), concurrency=5)
+        stop = alarm_after(0.5, lambda: hook.stop("the task was killed (SIGTERM)"))
+        with stop as fired, pytest.raises(RealtimeStoppedError, match=r"killed \(SIGTERM\) \(5 minted"):
+            hook.create_client_secrets(sessions(60), concurrency=5, on_result=handed.__setitem__)
         time.sleep(0.3)
     assert [arrival for arrival in server.arrivals if arrival > fired[0]] == []
-    assert tokens_by_item(results) == expected_tokens(server, range(5))
-    stopped = [r for r in results if isinstance(r, RealtimeStoppedError)]
+    assert tokens_by_item([handed[i] for i in sorted(handed)][:5]) == expected_tokens(server, range(5))
+    stopped = [r for r in handed.values() if isinstance(r, RealtimeStoppedError)]
     assert len(stopped) == 55 and all("killed (SIGTERM)" in str(r) for r in stopped)
+
+
+def test_on_kill_ends_a_batch_whose_requests_are_held_in_flight_within_the_grace(
+    connect: Callable[..., OpenAIRealtimeHook],
+) -> None:
+    """Requests the server holds do not hold the stop: the batch ends STOP_GRACE_SECONDS after on_kill.
+    The server holds its answers until the test ends, so a batch that waited for them would never end
+    before its 30 s deadline; the test's own pytest timeout is not what is asserted, the outcome is."""
+    answered = 0
+
+    def mint_four_then_hold(server: HostileServer, client: Any, seen: Seen) -> None:
+        nonlocal answered
+        answered += 1
+        if answered > 4:
+            server.stopped.wait(60)
+            return
+        client.sendall(hostile.minted(seen))
+
+    handed: dict[int, Any] = {}
+    with hostile.serving(mint_four_then_hold) as server:
+        hook = connect(server.base_url, max_retries=0, timeout=30)
+        stop = alarm_after(0.5, lambda: hook.stop("the task was killed (SIGTERM)"))
+        with stop, pytest.raises(RealtimeStoppedError, match=r"4 minted, 0 failed, 4 not sent, 4 in flight"):
+            hook.create_client_secrets(sessions(12), concurrency=4, on_result=handed.__setitem__)
+        sent = len(server.requests)
+    # The 4 minted came back; the 4 held were given up after the grace, and the other 4 never sent.
+    assert sorted(handed) == [0, 1, 2, 3] and sent == 8
 
 
 def test_1_a_stopped_fleet_task_pushes_the_tokens_it_minted(

@@ -271,14 +271,22 @@ class OpenAIRealtimeHook(BaseHook):
         self._batches.add(batch)
         try:
             batch.start(workers)
-            batch.collect(on_result, until=None)
+            batch.collect(on_result, until=None, grace=STOP_GRACE_SECONDS)
         except BaseException:
             batch.gate.stop("the task was stopped")
-            batch.collect(on_result, until=time.monotonic() + STOP_GRACE_SECONDS)
+            batch.collect(on_result, until=time.monotonic() + STOP_GRACE_SECONDS, grace=STOP_GRACE_SECONDS)
             self.log.warning("Batch stopped: %s", batch.tally())
             raise
         finally:
             self._batches.discard(batch)
+        if batch.killed is not None:
+            # Airflow 3 only calls on_kill on SIGTERM and lets the task go on: it must not end as a success.
+            self.log.warning("Batch stopped: %s", batch.tally())
+            raise RealtimeStoppedError(
+                f"The batch was stopped: {batch.killed} ({batch.tally()})",
+                endpoint=f"POST {self.base_url}{contract.ENDPOINT_PATHS[requests[0].endpoint]}",
+                attempts=0,
+            )
         elapsed = time.monotonic() - started
         self.log.info(
             "%s client secrets in %.2f s (%d in flight at most): %s",
@@ -298,13 +306,15 @@ class OpenAIRealtimeHook(BaseHook):
         )
 
     def stop(self, reason: str = "the task was stopped") -> None:
-        """Stop the batches this hook is minting: no request starts any more, and every wait ends.
+        """Stop the batches this hook is minting: no request starts any more, every wait ends, and the
+        requests in flight get ``STOP_GRACE_SECONDS`` to bring their tokens back.
 
-        For an operator's ``on_kill`` (Airflow calls it on SIGTERM, from the thread that runs the batch):
-        each batch then ends with its unsent items as :class:`RealtimeStoppedError`.
+        For an operator's ``on_kill`` (Airflow calls it on SIGTERM, from the thread that runs the batch,
+        and on Airflow 3 lets the task go on): each batch then hands back what it minted and
+        :meth:`create_many` raises :class:`RealtimeStoppedError`.
         """
         for batch in list(self._batches):
-            batch.gate.stop(reason)
+            batch.kill(reason)
 
     def post(
         self,

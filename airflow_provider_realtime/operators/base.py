@@ -214,7 +214,22 @@ class BaseClientSecretOperator(BaseOperator):
             response.attempts,
         )
         self._push_config(context, hook, arguments)
-        return self._result(response, result_format, include_client_secret)
+        result = self._result(response, result_format, include_client_secret)
+        if self._killed is not None:
+            # Airflow 3 only calls on_kill on SIGTERM and lets execute go on: the task must still fail.
+            from airflow_provider_realtime.exceptions import RealtimeStoppedError
+
+            if self.do_xcom_push:  # a failing task returns nothing: push the token it did mint
+                context["ti"].xcom_push(key="return_value", value=result)
+            raise RealtimeStoppedError(
+                f"The task was killed ({self._killed}) while its request was in flight; the answer is in "
+                "XCom return_value",
+                endpoint=response.endpoint,
+                status=response.status,
+                request_id=response.request_id,
+                attempts=response.attempts,
+            )
+        return result
 
     def _push_config(self, context: Context, hook: OpenAIRealtimeHook, arguments: dict[str, Any]) -> None:
         from airflow_provider_realtime import kinds
@@ -330,8 +345,12 @@ class BaseClientSecretOperator(BaseOperator):
             self.log.warning("allow_partial: %s", error.summary)
         return results
 
+    _killed: str | None = None  # why on_kill was called, once it was
+
     def on_kill(self) -> None:
-        """Airflow calls this on SIGTERM: stop a batch being minted (nothing more is sent)."""
+        """Airflow calls this on SIGTERM: stop a batch being minted (nothing more is sent), and fail the
+        task even where Airflow lets it go on (Airflow 3 only calls this)."""
+        self._killed = "SIGTERM"
         hook = self.__dict__.get("hook")  # only a hook already built can be minting
         if hook is not None:
             hook.stop("the task was killed (SIGTERM)")
