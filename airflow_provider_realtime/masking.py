@@ -39,7 +39,9 @@ TOKEN_SHAPE: Final = re.compile(TOKEN_PATTERN)
 # small batch stays on Airflow's own, public path.
 PUBLIC_MASK_LIMIT: Final = 32
 
-_lock = threading.Lock()  # tokens are minted by concurrent threads; set-ups run once, messages one at a time
+# Tokens are minted by concurrent threads: every change to the masker (Airflow's add_mask included, for
+# the first tokens) and every set-up happens under this lock, so a set-up never races an add_mask.
+_lock = threading.RLock()
 _redactor = Redactor()  # every token minted in this process
 _minted = 0
 
@@ -52,13 +54,13 @@ def mask_token(token: str) -> None:
     global _minted
     with _lock:
         _minted += 1
-        count = _minted
         _redactor.learn(token)
-    if count <= PUBLIC_MASK_LIMIT or not TOKEN_SHAPE.fullmatch(token) or not _flat_masking():
-        compat.mask_secret(token)
-        return
-    if compat.in_supervised_task():
-        _tell_relay(token)
+        if _minted <= PUBLIC_MASK_LIMIT or not TOKEN_SHAPE.fullmatch(token) or not _flat_masking():
+            compat.mask_secret(token)
+            return
+        _keep_replacer_wrapped()
+        if compat.in_supervised_task():
+            _tell_relay(token)
 
 
 def redact_rendered(line: Any) -> Any:
@@ -75,15 +77,13 @@ _flat_masking_ready: bool | None = None  # set up once per process: None until t
 
 
 def _flat_masking() -> bool:
-    """Set up the flat-cost masking of this process (once); False where Airflow is not laid out as
-    expected (the caller then falls back to ``mask_secret``)."""
+    """Set up the flat-cost masking of this process (once, under ``_lock``); False where Airflow is not
+    laid out as expected (the caller then falls back to ``mask_secret``)."""
     global _flat_masking_ready
     if _flat_masking_ready is None:
-        with _lock:
-            if _flat_masking_ready is None:
-                _flat_masking_ready = _extend_masker() and (
-                    not compat.in_supervised_task() or (_redact_log_channel() and _start_relay())
-                )
+        _flat_masking_ready = _extend_masker() and (
+            not compat.in_supervised_task() or (_redact_log_channel() and _start_relay())
+        )
     return _flat_masking_ready
 
 
@@ -104,12 +104,20 @@ def _extend_masker() -> bool:
     add_mask = masker.add_mask
 
     def add_mask_then_rewrap(*args: Any, **kwargs: Any) -> None:
-        add_mask(*args, **kwargs)
-        if not isinstance(masker.replacer, _KnownTokenReplacer):
-            masker.replacer = _KnownTokenReplacer(masker.replacer)
+        with _lock:
+            add_mask(*args, **kwargs)
+            _keep_replacer_wrapped()
 
     masker.add_mask = add_mask_then_rewrap
     return True
+
+
+def _keep_replacer_wrapped() -> None:
+    """Wrap the masker's compiled pattern again if something replaced it (an ``add_mask`` that began
+    before the set-up, in another thread, and finished after it)."""
+    masker = compat.secrets_masker()
+    if masker is not None and not isinstance(masker.replacer, _KnownTokenReplacer):
+        masker.replacer = _KnownTokenReplacer(masker.replacer)
 
 
 class _KnownTokenReplacer:
@@ -168,7 +176,12 @@ _relay_control: int | None = None  # the pipe that tells the relay each token
 
 def _start_relay() -> bool:
     """Route this process's file descriptors 1 and 2 through a redacting relay process (see
-    :mod:`output_relay`): its children inherit the pipes, so their output is redacted too."""
+    :mod:`output_relay`): its children inherit the pipes, so their output is redacted too.
+
+    The relay is an add-on that must never break the task: this process keeps the pipes' read ends too,
+    so writes never fail if the relay dies, and a watcher thread then relays them itself
+    (:func:`_relay_here`).
+    """
     global _relay_control
     import subprocess
     import sys
@@ -180,7 +193,7 @@ def _start_relay() -> bool:
     err_read, err_write = os.pipe()
     try:
         # It inherits the supervisor's sockets as its own FDs 1 and 2, and writes there.
-        subprocess.Popen(
+        relay = subprocess.Popen(
             [
                 sys.executable,
                 "-I",
@@ -197,23 +210,57 @@ def _start_relay() -> bool:
         for descriptor in (control_read, control_write, out_read, out_write, err_read, err_write):
             os.close(descriptor)
         return False
-    for descriptor in (control_read, out_read, err_read):
-        os.close(descriptor)
+    os.close(control_read)
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         if stream is not None:
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()
+    targets = os.dup(1), os.dup(2)  # where the relay writes: the supervisor's sockets
     os.dup2(out_write, 1)
     os.dup2(err_write, 2)
     os.close(out_write)
     os.close(err_write)
     _relay_control = control_write
+    threading.Thread(
+        target=_relay_here,
+        args=(relay, (out_read, err_read), targets),
+        name="realtime-relay-watch",
+        daemon=True,
+    ).start()
     return True
 
 
+def _relay_here(relay: Any, sources: tuple[int, int], targets: tuple[int, int]) -> None:
+    """Wait for the relay process; if it ends while this process lives (killed, out of memory), relay
+    FDs 1 and 2 from this thread on, with the same redaction, so that no write fails and no token is
+    lost or shown. Output written after this process ends is then lost, which the log says."""
+    global _relay_control
+    import logging
+
+    from airflow_provider_realtime import output_relay
+
+    code = relay.wait()
+    with _lock:
+        if _relay_control is not None:
+            with contextlib.suppress(OSError):
+                os.close(_relay_control)
+            _relay_control = None
+    logging.getLogger(__name__).warning(
+        "The process that masks minted tokens in this task's output ended (exit code %s); the task "
+        "relays its output itself from now on: what its child processes write after it ends is lost",
+        code,
+    )
+    streams = [
+        output_relay.Stream(source, target, _redactor)
+        for source, target in zip(sources, targets, strict=True)
+    ]
+    output_relay.relay(None, streams, _redactor)
+
+
 def _tell_relay(token: str) -> None:
+    """Tell the relay process ``token`` (under ``_lock``: one whole line at a time); nothing if it is gone."""
     if _relay_control is not None:
-        with _lock:  # one whole line at a time
+        with contextlib.suppress(OSError):  # the relay died: _relay_here takes over with _redactor
             _write_all(_relay_control, token.encode() + b"\n")
 
 

@@ -40,7 +40,8 @@ TOKEN_PATTERN: Final = r"\bek_[A-Za-z0-9_\-]{16,}"  # noqa: S105 - a pattern, no
 _AFTER_BOUNDARY: Final = r"(?:(?<![A-Za-z0-9_])|(?<=\\[nrtbf])|(?<=\\u[0-9a-fA-F]{4}))"
 _SHAPE_TEXT: Final = re.compile(_AFTER_BOUNDARY + TOKEN_PATTERN[2:])
 _SHAPE_BYTES: Final = re.compile((_AFTER_BOUNDARY + TOKEN_PATTERN[2:]).encode())
-_TOKEN_CHARS: Final = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_TOKEN_BYTES: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+PREFIX_LENGTH: Final = 19  # "ek_" and 16 characters: the shortest token the shape covers
 
 HOLD_LIMIT: Final = 64 * 1024  # bytes of one line held back waiting for its end
 IDLE_SECONDS: Final = 0.5  # a line without its end goes on after being held this long
@@ -50,42 +51,66 @@ class Redactor:
     """Redacts token-shaped runs (at a word boundary, JSON escapes included) and every known token
     (wherever it stands: after a word character, an ANSI colour code or ``%3D``) from text or bytes.
 
-    A known token is found by its ``ek_`` and a set lookup per distinct token length: the cost does not
-    grow with the number of tokens. Only the tokens' hashes are kept (about 120 bytes per token, the
-    token itself is not held on to).
+    A known token is found from its ``ek_``: the next ``PREFIX_LENGTH`` characters name the lengths of
+    the known tokens that begin so (almost always one), and one set lookup per such length confirms it.
+    The cost per ``ek_`` does not grow with the number of tokens, nor with how many lengths they have.
+    Only hashes are kept (about 200 bytes per token; the token itself is not held on to).
     """
 
     def __init__(self) -> None:
         self.known_text: set[int] = set()
         self.known_bytes: set[int] = set()
-        self.lengths: list[int] = []
+        # hash of a token's first PREFIX_LENGTH characters -> the lengths of the known tokens that begin so
+        self.by_prefix_text: dict[int, tuple[int, ...]] = {}
+        self.by_prefix_bytes: dict[int, tuple[int, ...]] = {}
+        self.short_lengths: tuple[int, ...] = ()  # lengths of known tokens shorter than PREFIX_LENGTH
 
     def learn(self, token: str) -> None:
+        data = token.encode()
+        if hash(token) in self.known_text:
+            return
         self.known_text.add(hash(token))
-        self.known_bytes.add(hash(token.encode()))
-        if len(token) not in self.lengths:
-            self.lengths = sorted({*self.lengths, len(token)}, reverse=True)
+        self.known_bytes.add(hash(data))
+        if len(token) < PREFIX_LENGTH:  # (no "ek_" token this short is searched for by the shape either)
+            if len(token) not in self.short_lengths:
+                self.short_lengths = tuple(sorted({*self.short_lengths, len(token), len(data)}, reverse=True))
+            return
+        for index, form in ((self.by_prefix_text, token), (self.by_prefix_bytes, data)):
+            key = hash(form[:PREFIX_LENGTH])
+            lengths = index.get(key, ())
+            if len(form) not in lengths:
+                index[key] = tuple(sorted({*lengths, len(form)}, reverse=True))
 
     def text(self, line: str) -> str:
         if "ek_" not in line:
             return line
-        return _known(_SHAPE_TEXT.sub("***", line), "ek_", "***", self.known_text, self.lengths)
+        line = _SHAPE_TEXT.sub("***", line)
+        return _known(line, "ek_", "***", self.known_text, self.by_prefix_text, self.short_lengths)
 
     def data(self, line: bytes) -> bytes:
         if b"ek_" not in line:
             return line
-        return _known(_SHAPE_BYTES.sub(b"***", line), b"ek_", b"***", self.known_bytes, self.lengths)
+        line = _SHAPE_BYTES.sub(b"***", line)
+        return _known(line, b"ek_", b"***", self.known_bytes, self.by_prefix_bytes, self.short_lengths)
 
 
-def _known(line: _Text, marker: _Text, hidden: _Text, known: set[int], lengths: list[int]) -> _Text:
-    """``line`` with every known token replaced by ``hidden``."""
+def _known(
+    line: _Text,
+    marker: _Text,
+    hidden: _Text,
+    known: set[int],
+    by_prefix: dict[int, tuple[int, ...]],
+    short_lengths: tuple[int, ...],
+) -> _Text:
+    """``line`` with every known token replaced by ``hidden`` (the longest, where two begin alike)."""
     if not known:
         return line
     pieces: list[_Text] = []
     start = 0
-    at = line.find(marker)
+    at: int = line.find(marker)
     while at != -1:
-        for length in lengths:
+        prefix: int = hash(line[at : at + PREFIX_LENGTH])
+        for length in (*by_prefix.get(prefix, ()), *short_lengths):
             if hash(line[at : at + length]) in known:
                 pieces.append(line[start:at])
                 pieces.append(hidden)
@@ -98,7 +123,7 @@ def _known(line: _Text, marker: _Text, hidden: _Text, known: set[int], lengths: 
     return line[:0].join(pieces)
 
 
-class _Stream:
+class Stream:
     """One relayed descriptor: bytes held until their line ends, then redacted and written on."""
 
     def __init__(self, source: int, target: int, redactor: Redactor) -> None:
@@ -120,10 +145,17 @@ class _Stream:
                 self.release()
 
     def release(self) -> None:
-        """Write what is held, except a trailing run that may be the start of a token."""
-        cut = len(self.pending)
-        while cut > 0 and self.pending[cut - 1] in _TOKEN_CHARS and len(self.pending) - cut < HOLD_LIMIT:
-            cut -= 1
+        """Write what is held, except what may be the start of a token still arriving: the trailing run
+        of token characters from its first ``ek_`` on (at most ``HOLD_LIMIT`` bytes of it), or a
+        trailing ``e`` or ``ek``. A token is never passed on in two pieces, however long the run it
+        stands in."""
+        window = max(0, len(self.pending) - HOLD_LIMIT)
+        run = window + len(bytes(self.pending[window:]).rstrip(_TOKEN_BYTES))
+        cut = self.pending.find(b"ek_", run)
+        if cut == -1:
+            cut = len(self.pending) - next(
+                (len(part) for part in (b"ek", b"e") if self.pending.endswith(part)), 0
+            )
         self._emit(cut)
 
     def finish(self) -> None:
@@ -146,17 +178,18 @@ class _Stream:
             view = view[written:]
 
 
-def relay(control: int, streams: list[_Stream], redactor: Redactor) -> None:
-    """Relay until every stream's writers have closed it.
+def relay(control: int | None, streams: list[Stream], redactor: Redactor) -> None:
+    """Relay until every stream's writers have closed it (``control``: where tokens are told, if anywhere).
 
     ``poll`` rather than ``select``: the descriptors keep the numbers they had in the task process,
     which may be past ``select``'s limit of 1024.
     """
     readable = select.POLLIN | select.POLLHUP | select.POLLERR
     watch = select.poll()
-    control_poll = select.poll()
-    control_poll.register(control, readable)
-    control_watch: select.poll | None = control_poll
+    control_watch: select.poll | None = None
+    if control is not None:
+        control_watch = select.poll()
+        control_watch.register(control, readable)
     buffered = b""
     open_streams = {stream.source: stream for stream in streams}
     for source in open_streams:
@@ -164,7 +197,7 @@ def relay(control: int, streams: list[_Stream], redactor: Redactor) -> None:
     while open_streams:
         ready = watch.poll(IDLE_SECONDS * 1000)
         # Tokens first: one is written to CONTROL before the task can print it.
-        while control_watch is not None and control_watch.poll(0):
+        while control is not None and control_watch is not None and control_watch.poll(0):
             message = os.read(control, 65536)
             if not message:
                 control_watch = None
@@ -191,7 +224,7 @@ def main(arguments: list[str]) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     control, out, err = (int(argument) for argument in arguments)
     redactor = Redactor()
-    relay(control, [_Stream(out, 1, redactor), _Stream(err, 2, redactor)], redactor)
+    relay(control, [Stream(out, 1, redactor), Stream(err, 2, redactor)], redactor)
 
 
 if __name__ == "__main__":

@@ -205,3 +205,65 @@ def test_a_line_trickling_without_its_end_still_goes_on() -> None:
         seen = running.wait_for_output()
         stdout, _ = running.close()
     assert seen.startswith(b"#") and stdout == b"#" * 8
+
+
+@pytest.mark.parametrize("after", [output_relay.HOLD_LIMIT - 10, output_relay.HOLD_LIMIT - 30, 70_000])
+def test_a_token_inside_a_run_of_word_characters_longer_than_the_hold_is_never_split(after: int) -> None:
+    """The relay reads at most 64 KiB at a time, so a long unbroken run is passed on in parts: the token in
+    it, glued to word characters on both sides, must still be found whole. ``after`` word characters
+    follow it, which puts the cut of a fixed-size hold inside the token."""
+    data = b"a" * 1000 + TOKEN.encode() + b"b" * after
+    with relay() as running:
+        running.tell(TOKEN)
+        os.write(running.out, data)
+        running.wait_for_output()  # the line's end comes after the relay has passed a part on
+        os.write(running.out, b"\n")
+        stdout, _ = running.close()
+    assert stdout == data.replace(TOKEN.encode(), b"***") + b"\n"
+
+
+def test_a_token_split_after_its_first_letter_by_an_idle_pause_is_found_whole() -> None:
+    with relay() as running:
+        running.tell(TOKEN)
+        os.write(running.out, b"waiting e")
+        first = running.wait_for_output()
+        os.write(running.out, f"{TOKEN[1:]} done\n".encode())
+        whole, _ = running.close()
+    assert first == b"waiting "
+    assert whole == b"waiting *** done\n"
+
+
+class CountingSet(set):  # type: ignore[type-arg]
+    """A set that counts its membership tests."""
+
+    lookups = 0
+
+    def __contains__(self, item: object) -> bool:
+        CountingSet.lookups += 1
+        return super().__contains__(item)
+
+
+@pytest.mark.parametrize("form", ["text", "data"])
+def test_finding_a_known_token_costs_the_same_whatever_the_number_of_token_lengths(form: str) -> None:
+    """6,000 tokens of 6,000 different lengths: each ``ek_`` in a line costs one set lookup per known token
+    that begins alike (one here), not one per length. What is counted is lookups, not time."""
+    import random
+
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+    chooser = random.Random(7)
+    redactor = output_relay.Redactor()
+    tokens = ["ek_" + "".join(chooser.choices(alphabet, k=16 + length)) for length in range(6000)]
+    for token in tokens:
+        redactor.learn(token)
+    redactor.known_text, redactor.known_bytes = (
+        CountingSet(redactor.known_text),
+        CountingSet(redactor.known_bytes),
+    )
+    # Glued to a word character, so the token shape does not apply and the known tokens are searched.
+    line = f"a x{tokens[4321]} b xek_unknown_but_token_shaped c"
+    CountingSet.lookups = 0
+    if form == "text":
+        assert redactor.text(line) == "a x*** b xek_unknown_but_token_shaped c"
+    else:
+        assert redactor.data(line.encode()) == b"a x*** b xek_unknown_but_token_shaped c"
+    assert CountingSet.lookups <= 2
