@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -167,3 +168,57 @@ def test_a_fleet_task_killed_with_sigterm_fails_at_once_and_pushes_what_it_minte
     assert "Batch stopped: 4 minted, 0 failed, 4 not sent, 4 in flight" in plain(log)
     # Airflow 2 raises its own AirflowTaskTerminated after on_kill; Airflow 3 leaves it to the task.
     assert ("AirflowTaskTerminated" if compat.airflow_version() < (3, 0) else "RealtimeStoppedError") in log
+
+
+@pytest.fixture(scope="module")
+def masking_edges(sandbox: AirflowSandbox, shared_emulator: RealtimeEmulator, api_server: str | None) -> Any:
+    """One executor run of ``realtime_masking_edges`` (Airflow 3: its supervisor writes the log files):
+    the task log files by task id, the run's record, and the tokens minted."""
+    from airflow_provider_realtime import compat
+
+    if compat.airflow_version() < (3, 0):
+        pytest.skip("the output relay is Airflow 3's: Airflow 2's task output is the README's other section")
+    shared_emulator.reset()
+    env = {CONN: shared_emulator.connection_json()}
+    with sandbox.executor():
+        run = sandbox.dags_test("realtime_masking_edges", env=env, use_executor=True)
+    assert run.run_id, run.output[-4000:]
+    record = sandbox.read_run("realtime_masking_edges", run.run_id)
+    logs = {
+        path.parent.name.removeprefix("task_id="): path.read_text()
+        for path in sandbox.task_log_files()
+        if f"run_id={run.run_id}" in str(path)
+    }
+    return record, logs, list(shared_emulator.minted_tokens)
+
+
+def test_a_task_whose_masking_relay_is_killed_goes_on_minting_and_masking(masking_edges: Any) -> None:
+    record, logs, tokens = masking_edges
+    assert record.states[("relay_killed", -1)] == "success"
+    assert record.xcoms[("relay_killed", -1, "return_value")] == {"relays_killed": 1, "minted": 49}
+    log = plain(logs["relay_killed"])
+    assert "the task relays its output itself from now on" in log
+    for route in ("printed after the kill", "os.write after the kill", "a child after the kill"):
+        assert log.count(f"{route} ***") == 3, route
+    assert [token for token in tokens if token in logs["relay_killed"]] == []
+
+
+def test_descriptor_copies_show_what_the_readme_says(masking_edges: Any) -> None:
+    """README, Security: a copy of file descriptor 1 or 2 made before a task's 33rd token, or one a capture
+    restores, writes to Airflow's supervisor directly: the first 32 tokens are masked there, later ones
+    are not. A copy made after the mint is masked whole."""
+    from airflow_provider_realtime import compat
+
+    record, logs, _ = masking_edges
+    assert record.states[("descriptor_copies", -1)] == "success"
+    assert record.states[("captured_mint", -1)] == "success"
+    copies, captured = plain(logs["descriptor_copies"]), plain(logs["captured_mint"])
+    assert "copied after the mint, first: ***" in copies and "copied after the mint, last: ***" in copies
+    assert "copied before the mint, first: ***" in copies
+    assert "restored after a capture, first: ***" in captured
+    # The documented gap, held to what the README states: on Airflow 3.3 a later token through such a copy
+    # is in clear (3.0-3.2 were seen to mask it, which the README does not promise).
+    if compat.airflow_version() >= (3, 3):
+        assert re.search(r"copied before the mint, last: ek_\w{16,}", copies)
+        assert re.search(r"restored after a capture, last: ek_\w{16,}", captured)
+        assert re.search(r"printed after a capture, last: ek_\w{16,}", captured), "print writes to FD 1"
