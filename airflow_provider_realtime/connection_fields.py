@@ -212,13 +212,17 @@ def conn_fields() -> dict[str, dict[str, Any]]:
     return fields
 
 
-def ui_field_behaviour(*, separator: str = "-") -> dict[str, Any]:
+def ui_field_behaviour(*, separator: str = "-", flask_form: bool = False) -> dict[str, Any]:
     """Hidden, relabelled and placeholder fields; ``separator`` is ``-`` in the provider info, ``_`` in
-    the hook's ``get_ui_field_behaviour`` (Airflow before 3.2)."""
+    the hook's ``get_ui_field_behaviour`` (Airflow before 3.2); ``flask_form``: Airflow 2's form, which
+    empties the API Key box after a refused Save (its placeholder says so)."""
+    placeholders = dict(PLACEHOLDERS)
+    if flask_form:
+        placeholders["password"] = "sk-... (required; type it again after a refused Save)"  # noqa: S105
     return {
         f"hidden{separator}fields": list(HIDDEN_FIELDS),
         "relabeling": dict(RELABELING),
-        "placeholders": dict(PLACEHOLDERS),
+        "placeholders": placeholders,
     }
 
 
@@ -242,6 +246,9 @@ def form_widgets() -> dict[str, Any]:
         validators: list[Any] = [Optional()]
         if extra.kind == "choice":
             validators.append(any_of(list(extra.choices)))  # Airflow 3.0/3.1 turn it into a select
+            # On the API type, which the form always posts (it has a default): Optional() ends the
+            # chain of an empty field, clearing the errors found before it.
+            validators.append(_KeyRequired())
         validators.append(_FormCheck(extra))  # Airflow 3.0/3.1's stand-ins skip what they do not know
         field_class = IntegerField if extra.kind == "integer" else StringField
         widgets[name] = field_class(
@@ -252,6 +259,26 @@ def form_widgets() -> dict[str, Any]:
             widget=BS3TextFieldWidget(),
         )
     return widgets
+
+
+class _KeyRequired:
+    """A WTForms validator (Airflow 2's form): refuse to save an ``openai_realtime`` connection without an
+    API key. Airflow 2's form empties the API Key box whenever it refuses a Save, so fixing the flagged
+    field and saving again would otherwise store a connection with no key."""
+
+    message = (
+        "The API Key box is empty: Airflow's form empties it whenever it refuses a Save. Type the key "
+        "again, then Save."
+    )
+
+    def __call__(self, form: Any, field: Any) -> None:
+        from wtforms.validators import ValidationError
+
+        conn_type = getattr(getattr(form, "conn_type", None), "data", None)
+        password = getattr(form, "password", None)
+        if conn_type == CONN_TYPE and password is not None and not password.data:
+            password.errors = [*getattr(password, "errors", ()), self.message]  # shown under the box
+            raise ValidationError(self.message)
 
 
 class _FormCheck:

@@ -32,7 +32,15 @@ from typing import Any, Final
 from airflow_provider_realtime import compat
 from airflow_provider_realtime.output_relay import TOKEN_PATTERN, Redactor
 
-__all__ = ["PUBLIC_MASK_LIMIT", "TOKEN_PATTERN", "TOKEN_SHAPE", "mask_token", "redact_rendered", "scrub"]
+__all__ = [
+    "PUBLIC_MASK_LIMIT",
+    "TOKEN_PATTERN",
+    "TOKEN_SHAPE",
+    "mask_client_secrets",
+    "mask_token",
+    "redact_rendered",
+    "scrub",
+]
 
 TOKEN_SHAPE: Final = re.compile(TOKEN_PATTERN)
 # Tokens per process masked with Airflow's mask_secret, whose cost grows with each: a single token or a
@@ -61,6 +69,32 @@ def mask_token(token: str) -> None:
         _keep_replacer_wrapped()
         if compat.in_supervised_task():
             _tell_relay(token)
+
+
+# Where a result holds its token: a structured result's "client_secret", a raw body's "value" (current
+# endpoints) or "client_secret": {"value": …} (the beta endpoint).
+_TOKEN_KEYS: Final = frozenset({"client_secret", "value"})
+
+
+def mask_client_secrets(result: Any) -> None:
+    """Mask every token in ``result`` in this process: for a task downstream of a minting one.
+
+    Masking works per process: a task that receives tokens from XCom (a structured or raw result, a
+    fleet's list of them, or a token itself) does not know them as secrets until told. Call this first
+    thing; it costs the same per token for a fleet as minting does.
+    """
+    pending = [result]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if item:
+                mask_token(item)
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                if key in _TOKEN_KEYS and isinstance(value, (str, dict)):
+                    pending.append(value)
+        elif isinstance(item, (list, tuple)):
+            pending.extend(item)
 
 
 def redact_rendered(line: Any) -> Any:

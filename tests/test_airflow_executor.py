@@ -222,3 +222,37 @@ def test_descriptor_copies_show_what_the_readme_says(masking_edges: Any) -> None
         assert re.search(r"copied before the mint, last: ek_\w{16,}", copies)
         assert re.search(r"restored after a capture, last: ek_\w{16,}", captured)
         assert re.search(r"printed after a capture, last: ek_\w{16,}", captured), "print writes to FD 1"
+
+
+def test_a_downstream_task_that_masks_the_fleet_it_received_logs_only_stars(masking_edges: Any) -> None:
+    record, logs, tokens = masking_edges
+    assert record.states[("downstream", -1)] == "success"
+    log = plain(logs["downstream"])
+    for route in ("downstream printed", "downstream os.write", "downstream child"):
+        assert log.count(f"{route} ***") == 2, route
+    assert [token for token in tokens if token in logs["downstream"]] == []
+
+
+def test_the_safe_delivery_example_keeps_the_token_out_of_logs_and_rendered_fields(
+    sandbox: AirflowSandbox, shared_emulator: RealtimeEmulator, api_server: str | None, tmp_path: Path
+) -> None:
+    """Run by an executor (each task in a process of its own, which never minted the token): the token
+    reaches the client's file, and no log file nor Airflow's rendered-fields table holds it."""
+    import sqlite3
+
+    shared_emulator.reset()
+    env = {CONN: shared_emulator.connection_json(), "REALTIME_TOKEN_DIR": str(tmp_path)}
+    with sandbox.executor():
+        run = sandbox.dags_test("realtime_deliver_safely", env=env, use_executor=True)
+    assert run.run_id, run.output[-4000:]
+    (token,) = shared_emulator.minted_tokens
+    assert json.loads((tmp_path / "realtime_delivered_token.json").read_text())["client_secret"] == token
+    logs = [path.read_text() for path in sandbox.task_log_files() if f"run_id={run.run_id}" in str(path)]
+    assert len(logs) == 3 and any("a token for the client is at" in log for log in logs)
+    assert [log for log in logs if token in log] == []
+    with sqlite3.connect(sandbox.database) as connection:
+        rendered = connection.execute(
+            "SELECT rendered_fields FROM rendered_task_instance_fields WHERE dag_id = ?",
+            ("realtime_deliver_safely",),
+        ).fetchall()
+    assert rendered and token not in repr(rendered)

@@ -294,6 +294,17 @@ def the_hook_accepts_the_stored_connection(sandbox: AirflowSandbox, emulator: Re
     delete_connection(sandbox, CONN_ID)
 
 
+def stale(element: Any) -> bool:
+    """Whether ``element`` is gone from the page (a new page was loaded)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    return False
+
+
 def delete_connection(sandbox: AirflowSandbox, conn_id: str) -> None:
     if compat.airflow_version() >= (3, 0):
         sandbox.api_request("DELETE", f"/api/v2/connections/{conn_id}")
@@ -342,8 +353,43 @@ def test_the_flask_form_refuses_an_out_of_range_value_saying_why(
         assert "Allowed: more than 0 and at most 3600." in browser.page_source
         browser.save_screenshot(str(screenshot))
         print(f"screenshot of the refused form: {screenshot}")
-    stored = sandbox.airflow("connections", "get", refused_id)
-    assert stored.returncode != 0 or refused_id not in stored.output, "the refused connection was saved"
+        # The flagged field fixed and saved again, the emptied key not retyped: refused, saying why.
+        assert "type it again after a refused Save" in browser.find_element(By.ID, "password").get_attribute(
+            "placeholder"
+        )
+        timeout = browser.find_element(By.ID, "extra__openai_realtime__timeout")
+        timeout.clear()
+        timeout.send_keys("30")
+        before = browser.find_element(By.ID, "password")
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait_for(browser, lambda d: stale(before), "the page to be answered")
+        # Refused again, the API type marked (its message is overwritten by Airflow's page script, as
+        # above): the API Key box's placeholder is what says why.
+        wait_for(
+            browser,
+            lambda d: d.find_elements(
+                By.XPATH,
+                "//input[@id='extra__openai_realtime__api_type']/following::*[contains(@class, 'alert')]",
+            ),
+            "the form to come back refusing the missing key",
+        )
+        assert "Added Row" not in browser.page_source
+        assert "required; type it again" in browser.find_element(By.ID, "password").get_attribute(
+            "placeholder"
+        )
+        browser.save_screenshot(str(tmp_path / "flask-form-no-key.png"))
+        stored = sandbox.airflow("connections", "get", refused_id)
+        assert stored.returncode != 0 or refused_id not in stored.output, "saved without its key"
+        # With the key typed again it is saved, key and all.
+        browser.find_element(By.ID, "extra__openai_realtime__timeout").clear()
+        browser.find_element(By.ID, "extra__openai_realtime__timeout").send_keys("30")
+        browser.find_element(By.ID, "password").send_keys(shared_emulator.api_key)
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait_for(browser, lambda d: "Added Row" in d.page_source, "the connection to be saved")
+    exported = sandbox.airflow("connections", "get", refused_id, "--output", "json")
+    (stored_connection,) = json.loads(exported.output[exported.output.index("[") :])
+    assert stored_connection["password"] == shared_emulator.api_key
+    delete_connection(sandbox, refused_id)
 
 
 def test_the_flask_test_button_names_the_field_and_not_a_made_up_connection_id(

@@ -106,9 +106,10 @@ class OpenAIRealtimeHook(BaseHook):
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Hidden, relabelled and placeholder fields on Airflow before 3.2 (3.2+ reads the provider info)."""
+        from airflow_provider_realtime.compat import airflow_version
         from airflow_provider_realtime.connection_fields import ui_field_behaviour
 
-        return ui_field_behaviour(separator="_")
+        return ui_field_behaviour(separator="_", flask_form=airflow_version() < (3, 0))
 
     @cached_property
     def settings(self) -> ConnectionSettings:

@@ -4,6 +4,10 @@
 the relay process, then goes on minting and printing every way a task can: nothing may fail, and no
 token may reach the log in clear.
 
+``fleet`` mints past the tokens Airflow's own masking handles with the operator, and ``downstream``
+receives its result from XCom, masks it with ``mask_client_secrets`` and prints two of its tokens every
+way: the log must show ``***``.
+
 ``descriptor_copies`` writes a token of each part of a fleet through copies of file descriptor 1 made
 before and after the relay started; ``captured_mint`` mints inside a capture that then restores the
 descriptor it saved. The README's security section says what each shows: the log file must agree.
@@ -17,6 +21,9 @@ try:
     from airflow.sdk import dag, task
 except ImportError:  # Airflow 2
     from airflow.decorators import dag, task
+
+from airflow_provider_realtime.masking import PUBLIC_MASK_LIMIT
+from airflow_provider_realtime.operators.transcription_session import CreateTranscriptionSessionOperator
 
 
 def _relay_pids() -> list[int]:
@@ -107,6 +114,22 @@ def realtime_masking_edges() -> None:
             print(f"printed after a capture, {name}: {token}", flush=True)
         return {"minted": len(answers)}
 
+    @task
+    def downstream(results: list) -> int:
+        import os
+        import subprocess
+
+        from airflow_provider_realtime.masking import mask_client_secrets
+
+        mask_client_secrets(results)
+        for item in (results[0], results[-1]):
+            print(f"downstream printed {item['client_secret']}", flush=True)
+            os.write(1, f"downstream os.write {item['client_secret']}\n".encode())
+            subprocess.run(["echo", f"downstream child {item['client_secret']}"], check=True)
+        return len(results)
+
+    fleet = CreateTranscriptionSessionOperator(task_id="fleet", count=PUBLIC_MASK_LIMIT + 8)
+    downstream(fleet.output)
     relay_killed()
     descriptor_copies()
     captured_mint()
