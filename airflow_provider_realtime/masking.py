@@ -115,9 +115,21 @@ def _flat_masking() -> bool:
     laid out as expected (the caller then falls back to ``mask_secret``)."""
     global _flat_masking_ready
     if _flat_masking_ready is None:
-        _flat_masking_ready = _extend_masker() and (
-            not compat.in_supervised_task() or (_redact_log_channel() and _start_relay())
-        )
+        missing = "Airflow's masker" if not _extend_masker() else None
+        if missing is None and compat.in_supervised_task():
+            if not _redact_log_channel():
+                missing = "the task's log channel"
+            elif not _start_relay():
+                missing = "the output relay"
+        _flat_masking_ready = missing is None
+        if missing is not None:
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "Flat-cost masking is not available (%s is not laid out as this provider expects): every "
+                "token is masked with Airflow's mask_secret, whose cost grows with each token",
+                missing,
+            )
     return _flat_masking_ready
 
 

@@ -347,7 +347,8 @@ def test_on_kill_ends_a_batch_whose_requests_are_held_in_flight_within_the_grace
             hook.create_client_secrets(sessions(12), concurrency=4, on_result=handed.__setitem__)
         sent = len(server.requests)
     # The 4 minted came back; the 4 held were given up after the grace, and the other 4 never sent.
-    assert sorted(handed) == [0, 1, 2, 3] and sent == 8
+    assert len(handed) == 4 and sent == 8
+    assert all(not isinstance(result, RealtimeError) for result in handed.values())
 
 
 def test_1_a_stopped_fleet_task_pushes_the_tokens_it_minted(

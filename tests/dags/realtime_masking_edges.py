@@ -87,7 +87,8 @@ def realtime_masking_edges() -> None:
         from airflow_provider_realtime.masking import PUBLIC_MASK_LIMIT
 
         early = os.dup(1)  # before the first mint
-        answers = OpenAIRealtimeHook().create_client_secrets([None] * (PUBLIC_MASK_LIMIT + 8))
+        # One at a time, so that the last item is the last minted: past the 32nd.
+        answers = OpenAIRealtimeHook().create_client_secrets([None] * (PUBLIC_MASK_LIMIT + 8), concurrency=1)
         late = os.dup(1)  # after the mint
         first, last = answers[0].body["value"], answers[-1].body["value"]  # type: ignore[union-attr]
         for name, token in (("first", first), ("last", last)):
@@ -106,7 +107,8 @@ def realtime_masking_edges() -> None:
         saved = os.dup(1)  # a capture around the mint, as output-capturing helpers do
         with tempfile.TemporaryFile() as captured:
             os.dup2(captured.fileno(), 1)
-            answers = OpenAIRealtimeHook().create_client_secrets([None] * (PUBLIC_MASK_LIMIT + 8))
+            fleet = [None] * (PUBLIC_MASK_LIMIT + 8)
+            answers = OpenAIRealtimeHook().create_client_secrets(fleet, concurrency=1)  # the last, last
             os.dup2(saved, 1)
         first, last = answers[0].body["value"], answers[-1].body["value"]  # type: ignore[union-attr]
         for name, token in (("first", first), ("last", last)):
