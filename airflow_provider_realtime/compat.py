@@ -22,6 +22,7 @@ __all__ = [
     "Connection",
     "Context",
     "airflow_version",
+    "in_airflow2_task",
     "in_supervised_task",
     "mask_secret",
     "secrets_masker",
@@ -113,6 +114,15 @@ def in_supervised_task() -> bool:
     """
     comms = supervisor_comms()
     return comms is not None and type(comms).__name__ != "InProcessSupervisorComms"
+
+
+def in_airflow2_task() -> bool:
+    """Whether this is an Airflow 2 process that has run a task: it writes the task log file itself, and
+    its file descriptors 1 and 2 go to the worker's console (or, under impersonation, to a parent that
+    logs each line to the task log file). Airflow sets ``AIRFLOW_CTX_*`` for the task's code."""
+    import os
+
+    return "AIRFLOW_CTX_TASK_ID" in os.environ and airflow_version() < (3, 0)
 
 
 # Airflow 3.0's channel to the supervisor is not thread-safe (two threads reading answers at once read a

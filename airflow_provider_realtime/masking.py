@@ -63,7 +63,16 @@ def mask_token(token: str) -> None:
     with _lock:
         _minted += 1
         _redactor.learn(token)
-        if _minted <= PUBLIC_MASK_LIMIT or not TOKEN_SHAPE.fullmatch(token) or not _flat_masking():
+        public = _minted <= PUBLIC_MASK_LIMIT or not TOKEN_SHAPE.fullmatch(token)
+        if compat.in_airflow2_task() and _own_output_masking():
+            # No supervisor masks for this process: from the first token on, it redacts its own log
+            # records and file descriptors; Airflow's mask_secret still covers rendered fields.
+            if public:
+                compat.mask_secret(token)
+            _keep_replacer_wrapped()
+            _tell_relay(token)
+            return
+        if public or not _flat_masking():
             compat.mask_secret(token)
             return
         _keep_replacer_wrapped()
@@ -133,8 +142,78 @@ def _flat_masking() -> bool:
     return _flat_masking_ready
 
 
+_own_output_ready: bool | None = None  # Airflow 2's set-up, once per process: None until tried
+
+
+def _own_output_masking() -> bool:
+    """Set up an Airflow 2 task process (once, under ``_lock``) to redact every finished log line and its
+    file descriptors 1 and 2: Airflow 2's masker sees only a record's plain-string message and arguments
+    (not bytes, objects, exception texts or notes), and no one masks what the process writes to its
+    descriptors (the worker's console; under impersonation a parent that logs each line to the task log
+    file). False, saying so in the log, where Airflow is not laid out as expected."""
+    global _own_output_ready
+    if _own_output_ready is None:
+        missing = None
+        if not _extend_masker():
+            missing = "Airflow's masker"
+        elif not _redact_finished_records():
+            missing = "the task's log handlers"
+        elif not _start_relay():
+            missing = "the output relay"
+        _own_output_ready = missing is None
+        if missing is not None:
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "Tokens are masked only where Airflow's own masker sees them (%s is not laid out as this "
+                "provider expects): what the task writes to its file descriptors is not",
+                missing,
+            )
+    return _own_output_ready
+
+
+def _redact_finished_records() -> bool:
+    """Add :class:`_RedactFinishedRecord` to every handler Airflow's masker filters (its task log file and
+    console handlers): public ``logging`` API, after Airflow's own filter."""
+    import logging
+
+    masker = compat.secrets_masker()
+    handlers = [
+        handler
+        for logger in (logging.getLogger("airflow.task"), logging.getLogger())
+        for handler in logger.handlers
+        if masker in handler.filters
+    ]
+    for handler in handlers:
+        if not any(isinstance(existing, _RedactFinishedRecord) for existing in handler.filters):
+            handler.addFilter(_RedactFinishedRecord())
+    return bool(handlers)
+
+
+class _RedactFinishedRecord:
+    """A logging filter that renders a record's message and exception text (bytes, objects, an
+    ``OSError``'s file name, a command, notes: whatever the line is made of) and redacts the result."""
+
+    def filter(self, record: Any) -> bool:
+        import logging
+
+        masker = compat.secrets_masker()
+
+        def redact(text: str) -> str:
+            return _redactor.text(str(masker.redact(text)) if masker is not None else text)
+
+        with contextlib.suppress(Exception):  # a record that cannot be rendered is logging's to report
+            record.msg, record.args = redact(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
 def _extend_masker() -> bool:
-    """Add the token shape to this process's masker, and every minted token to what its replacer finds.
+    """Add the token shape to this process's masker, and every minted token to what its replacer finds
+    (once per masker: a second call finds it done).
 
     A reach-in (Airflow has no public way to mask by pattern, or many secrets at a flat cost), kept
     here: the masker's ``patterns`` set and its compiled ``replacer``, which ``add_mask`` rebuilds, so
@@ -143,6 +222,8 @@ def _extend_masker() -> bool:
     masker = compat.secrets_masker()
     if masker is None or not hasattr(masker, "patterns") or not hasattr(masker, "add_mask"):
         return False
+    if isinstance(masker.replacer, _KnownTokenReplacer):
+        return True
     if TOKEN_PATTERN not in masker.patterns:
         masker.patterns.add(TOKEN_PATTERN)
         masker.replacer = re.compile("|".join(masker.patterns))

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import sys
 import threading
 import time
 from datetime import datetime, timezone
@@ -177,7 +178,9 @@ def masking_edges(sandbox: AirflowSandbox, shared_emulator: RealtimeEmulator, ap
     from airflow_provider_realtime import compat
 
     if compat.airflow_version() < (3, 0):
-        pytest.skip("the output relay is Airflow 3's: Airflow 2's task output is the README's other section")
+        pytest.skip(
+            "Airflow 3 (its supervisor writes the log); Airflow 2: test_on_airflow_2_no_token_reaches…"
+        )
     shared_emulator.reset()
     env = {CONN: shared_emulator.connection_json()}
     with sandbox.executor():
@@ -256,3 +259,51 @@ def test_the_safe_delivery_example_keeps_the_token_out_of_logs_and_rendered_fiel
             ("realtime_deliver_safely",),
         ).fetchall()
     assert rendered and token not in repr(rendered)
+
+
+@pytest.mark.parametrize("impersonation", [False, True], ids=["forked", "impersonated"])
+def test_on_airflow_2_no_token_reaches_a_task_log_file_or_the_workers_console(
+    sandbox: AirflowSandbox, shared_emulator: RealtimeEmulator, impersonation: bool
+) -> None:
+    """Airflow 2 tasks write their own log files: every route of ``realtime_every_output_route`` (bytes and
+    object arguments, exception texts and notes, a failing task's traceback and Airflow's failure line,
+    a child process, os.write, sys.__stdout__) shows ``***`` there, and the worker's console (this run's
+    output: the executor's tasks inherit it) holds no token either. With impersonation the task runs as a
+    new process whose output its parent logs to the file."""
+    import getpass
+
+    from airflow_provider_realtime import compat
+
+    if compat.airflow_version() >= (3, 0):
+        pytest.skip("Airflow 3's supervisor writes the log: test_tokens_are_masked_in_the_task_log_files…")
+    shared_emulator.reset()
+    env = {CONN: shared_emulator.connection_json()}
+    if impersonation:
+        env["AIRFLOW__CORE__DEFAULT_IMPERSONATION"] = getpass.getuser()
+    with sandbox.executor():
+        run = sandbox.dags_test("realtime_every_output_route", env=env, use_executor=True)
+    assert run.run_id, run.output[-4000:]
+    logs = {
+        path.parent.name.removeprefix("task_id="): path.read_text()
+        for path in sandbox.task_log_files()
+        if f"run_id={run.run_id}" in str(path)
+    }
+    assert set(logs) == {"every_route", "fails"}
+    routes = plain(logs["every_route"])
+    expected = ["as bytes b'***'", "Desk(token='***')", "/nonexistent/***.json", "'false', '***'"]
+    if sys.version_info >= (3, 11):
+        expected.append("note ***")
+    missing = [line for line in expected if routes.count(line) < 2]
+    assert not missing, f"not found for both tokens: {missing}"
+    # File descriptors: under impersonation the parent logs them to the file; forked, they are the
+    # worker's console.
+    descriptors = ["from a child ***", "os.write ***", "to sys.__stdout__ ***"]
+    where = routes if impersonation else plain(run.output)
+    missing = [line for line in descriptors if where.count(line) < 2]
+    assert not missing, f"not found for both tokens: {missing}"
+    assert "/nonexistent/***.json" in plain(logs["fails"])
+    tokens = list(shared_emulator.minted_tokens)
+    assert len(tokens) == 41
+    places = {**logs, "the worker's console": run.output}
+    leaks = sorted({name for name, text in places.items() for token in tokens if token in text})
+    assert leaks == []

@@ -265,3 +265,41 @@ def test_runs_from_the_command_line() -> None:
     stats = json.loads(errors.strip().splitlines()[-1])
     assert (stats["requests"], stats["connections"]) == (1, 1)
     assert stats["server_us_per_request"] > 0
+
+
+def ipv6_loopback() -> bool:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="this machine has no IPv6 loopback")
+def test_the_command_line_emulator_serves_ipv6_loopback_and_the_hook_mints_from_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook
+
+    key = "sk-ipv6-key-0123456789"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_realtime.testing", "--host", "::1", "--api-key", key],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().strip()
+        assert base_url.startswith("http://[::1]:") and base_url.endswith("/v1"), base_url
+        connection = {"conn_type": "openai_realtime", "host": base_url, "password": key}
+        monkeypatch.setenv("AIRFLOW_CONN_REALTIME_IPV6", json.dumps(connection))
+        token = OpenAIRealtimeHook(conn_id="realtime_ipv6").create_client_secret().body["value"]
+        assert token.startswith("ek_")
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+    assert process.returncode == 0

@@ -130,6 +130,10 @@ def _invalid(message: str, param: str | None, code: str | None = "invalid_value"
     return _Rejection(400, message, param, code, "invalid_request_error")
 
 
+class _IPv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 class RealtimeEmulator:
     """Serve the emulated API on ``127.0.0.1`` in a background thread.
 
@@ -175,10 +179,15 @@ class RealtimeEmulator:
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
+    def _make_server(self) -> ThreadingHTTPServer:
+        """The HTTP server, on IPv4 or IPv6 as the host is written (``::1`` is IPv6 loopback)."""
+        handler = type("_BoundHandler", (_Handler,), {"emulator": self})
+        server_class = _IPv6Server if ":" in self._address[0] else ThreadingHTTPServer
+        return server_class(self._address, handler)
+
     def start(self) -> RealtimeEmulator:
         """Start serving in a daemon thread; returns self."""
-        handler = type("_BoundHandler", (_Handler,), {"emulator": self})
-        server = ThreadingHTTPServer(self._address, handler)
+        server = self._make_server()
         server.daemon_threads = True
         server.block_on_close = False
         self._server = server
@@ -208,8 +217,7 @@ class RealtimeEmulator:
 
     def serve_forever(self) -> None:
         """Serve in the calling thread (for the command line)."""
-        handler = type("_BoundHandler", (_Handler,), {"emulator": self})
-        with ThreadingHTTPServer(self._address, handler) as server:
+        with self._make_server() as server:
             server.daemon_threads = True
             self._server = server
             server.serve_forever()
@@ -223,8 +231,10 @@ class RealtimeEmulator:
 
     @property
     def base_url(self) -> str:
-        """The base URL to put in the connection's host, e.g. ``http://127.0.0.1:41234/v1``."""
-        return f"http://{self._address[0]}:{self.port}/v1"
+        """The base URL to put in the connection's host, e.g. ``http://127.0.0.1:41234/v1`` (an IPv6
+        host in brackets: ``http://[::1]:41234/v1``)."""
+        host = self._address[0]
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}/v1"
 
     def connection_json(self, **extra: Any) -> str:
         """A JSON connection for ``AIRFLOW_CONN_<ID>`` pointing at this emulator with its key."""
