@@ -8,6 +8,7 @@ is used. No other module of this provider knows which Airflow it runs on.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import sys
 import threading
@@ -58,8 +59,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+@functools.lru_cache(maxsize=1)
 def airflow_version() -> tuple[int, int]:
-    """The installed Airflow's (major, minor), read from its package metadata without importing it."""
+    """The installed Airflow's (major, minor), read from its package metadata without importing it
+    (once per process: masking asks for every token)."""
     from importlib.metadata import version
 
     major, minor, *_ = version("apache-airflow").split(".")

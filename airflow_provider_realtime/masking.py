@@ -15,6 +15,11 @@ the task process and again in the supervisor), so the rest of a fleet is masked 
   task's file descriptors 1 and 2, relayed through a redacting process (:mod:`output_relay`), so that
   whatever the task, a C library or a child process writes is redacted before the supervisor reads it.
 
+An Airflow 2 task process has no supervisor: it writes its log file itself, through a masker that sees
+only plain-string log arguments, and its file descriptors are the worker's console (or, impersonated,
+a parent that logs them to the file). So from its first token on, every finished log record is rendered
+and redacted (:class:`_RedactFinishedRecord`), and file descriptors 1 and 2 go through the relay.
+
 Not covered: a child process started before the task's ``PUBLIC_MASK_LIMIT``-th token, if it is handed a
 later token and prints it (it still writes to the supervisor directly), and files the task writes itself.
 """
