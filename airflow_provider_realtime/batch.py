@@ -89,7 +89,7 @@ class Batch(Generic[Minted]):
         """Hand each finished item to ``on_result`` until every item has ended (or ``until`` passes, or
         ``grace`` seconds after the batch was killed)."""
         if self.killed is not None:
-            until = time.monotonic() + grace if until is None else min(until, time.monotonic() + grace)
+            until = _within(until, grace)
         while self._collected < len(self.requests):
             timeout = None if until is None else until - time.monotonic()
             if timeout is not None and timeout <= 0:
@@ -99,8 +99,7 @@ class Batch(Generic[Minted]):
             except queue.Empty:
                 return
             if index == _WAKE:
-                deadline = time.monotonic() + grace
-                until = deadline if until is None else min(until, deadline)
+                until = _within(until, grace)
                 continue
             self._collected += 1
             result = self._results[index]
@@ -124,3 +123,9 @@ class Batch(Generic[Minted]):
         if self.gate.stop_reason:
             text += f"; stopped: {self.gate.stop_reason}"
         return text
+
+
+def _within(until: float | None, seconds: float) -> float:
+    """``until``, or ``seconds`` from now if that comes first."""
+    deadline = time.monotonic() + seconds
+    return deadline if until is None else min(until, deadline)
