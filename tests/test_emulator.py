@@ -303,3 +303,67 @@ def test_the_command_line_emulator_serves_ipv6_loopback_and_the_hook_mints_from_
         process.terminate()
         process.communicate(timeout=10)
     assert process.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "model"),
+    [
+        *[("realtime", name) for name in ("gpt-realtime-2.1", "gpt-realtime-2.1-mini", "gpt-audio-1.5")],
+        *[("transcription", name) for name in ("gpt-transcribe", "gpt-live-transcribe", "whisper-1")],
+    ],
+)
+def test_the_emulator_accepts_the_models_the_published_spec_lists(
+    realtime_connection: RealtimeEmulator, kind: str, model: str
+) -> None:
+    from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook
+
+    session = {"model": model} if kind == "realtime" else {"input_audio_transcription": {"model": model}}
+    assert OpenAIRealtimeHook().create(kind, session).status == 200
+
+
+def test_every_model_of_the_shipped_spec_is_accepted_and_others_are_not() -> None:
+    from airflow_provider_realtime.testing.emulator import published_models
+
+    models = published_models()
+    assert {"gpt-realtime-2.1", "gpt-transcribe", "gpt-live-transcribe", "gpt-realtime-translate"} <= set(
+        models
+    )
+    with RealtimeEmulator() as emulator:
+        answer = requests.post(
+            f"{emulator.base_url}/realtime/client_secrets",
+            json={"session": {"type": "realtime", "model": "gpt-made-up"}},
+            headers={"Authorization": f"Bearer {emulator.api_key}"},
+            timeout=5,
+        )
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "model_not_found"
+
+
+def test_the_command_line_emulator_accepts_the_models_it_is_told_of() -> None:
+    key = "sk-cli-key-0123456789"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "airflow_provider_realtime.testing",
+            "--api-key",
+            key,
+            "--model",
+            "my-azure-deployment",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().strip()
+        answer = requests.post(
+            f"{base_url}/realtime/client_secrets",
+            json={"session": {"type": "realtime", "model": "my-azure-deployment"}},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=5,
+        )
+        assert answer.status_code == 200, answer.text
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)

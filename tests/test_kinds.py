@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -19,11 +18,12 @@ from airflow_provider_realtime.operators.realtime_session import CreateRealtimeS
 from airflow_provider_realtime.operators.transcription_session import CreateTranscriptionSessionOperator
 from airflow_provider_realtime.operators.translation_session import CreateTranslationSessionOperator
 from airflow_provider_realtime.testing import Fault, RealtimeEmulator
+from airflow_provider_realtime.testing.emulator import SPEC_FOLDER
 
 pytestmark = pytest.mark.version_independent
 
 # OpenAI's published spec (2.3.0), cut down to the three client-secret endpoints and their schemas.
-SPEC = json.loads((Path(__file__).parent / "spec" / "openai-realtime-openapi.json").read_text())
+SPEC = json.loads((SPEC_FOLDER / "openai-realtime-openapi.json").read_text())
 
 # Where the spec's text says a field may be null ("set to null to turn off"), or its own examples answer
 # null, but its type does not allow it: the one place that is reconciled, (schema, path to the property).
@@ -309,9 +309,7 @@ def test_bad_settings_of_every_kind_are_value_errors_naming_the_field(
 
 # The spec published while the beta endpoint was live (openai-openapi, 2025-04-29): what it accepted there
 # is never refused before sending, whatever the later spec (written after the beta's retirement) narrows.
-BETA_SPEC = json.loads(
-    (Path(__file__).parent / "spec" / "openai-realtime-openapi-2025-04-29.json").read_text()
-)
+BETA_SPEC = json.loads((SPEC_FOLDER / "openai-realtime-openapi-2025-04-29.json").read_text())
 
 
 @pytest.mark.parametrize("eagerness", ["low", "medium", "high", "auto"])

@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from airflow_provider_realtime import contract, kinds
+from airflow_provider_realtime.testing.emulator import SPEC_FOLDER
 
 pytestmark = pytest.mark.version_independent
 
 SPECS = {
-    version: json.loads((Path(__file__).parent / "spec" / name).read_text())
+    version: json.loads((SPEC_FOLDER / name).read_text())
     for version, name in (
         ("2025-04-29", "openai-realtime-openapi-2025-04-29.json"),
         ("2026-08", "openai-realtime-openapi.json"),

@@ -23,12 +23,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--latency-ms", type=float, default=0.0, help="milliseconds every answer waits, as a distant server's"
     )
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a model name to accept beside those OpenAI's published spec lists (an Azure deployment, a "
+        "newer model); repeat for more",
+    )
     args = parser.parse_args(argv)
 
     # Installed before the URL is printed: a caller may stop us as soon as it has read it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     emulator = RealtimeEmulator(
-        args.api_key, host=args.host, port=args.port, latency=args.latency_ms / 1000
+        args.api_key, host=args.host, port=args.port, latency=args.latency_ms / 1000, extra_models=args.model
     ).start()
     try:
         print(emulator.base_url, flush=True)

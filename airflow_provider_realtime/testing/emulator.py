@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import json
 import secrets
 import socket
@@ -25,21 +26,40 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Final
 
 DEFAULT_API_KEY = "sk-emulator-key-0123456789"
 DEFAULT_LIFETIME = 600
 SESSION_GRACE = 3600  # a session opened just before its secret expires may still run an hour
-KNOWN_MODELS = (
-    "gpt-4o-transcribe",
-    "gpt-4o-mini-transcribe",
-    "gpt-4o-transcribe-diarize",
-    "gpt-realtime-whisper",
-    "whisper-1",
-    "gpt-realtime",
-    "gpt-realtime-mini",
-    "gpt-realtime-translate",
-)
+# OpenAI's published spec of the client-secret endpoints, shipped with the emulator (2026-08, and
+# 2025-04-29 while the beta endpoint was live).
+SPEC_FOLDER: Final = Path(__file__).parent / "spec"
+SPEC_FILE: Final = SPEC_FOLDER / "openai-realtime-openapi.json"
+# Translation sessions' model is a plain string in the spec: the one name OpenAI documents.
+TRANSLATION_MODELS: Final = ("gpt-realtime-translate",)
+
+
+@functools.lru_cache(maxsize=1)
+def published_models() -> tuple[str, ...]:
+    """Every model name the shipped spec lists (realtime and transcription), and the translation model."""
+    spec = json.loads(SPEC_FILE.read_text())
+    names: dict[str, None] = {}
+    pending: list[Any] = [spec]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            model = (
+                item.get("properties", {}).get("model") if isinstance(item.get("properties"), dict) else None
+            )
+            for option in (model or {}).get("anyOf", ()):
+                names.update(dict.fromkeys(name for name in option.get("enum", ()) if isinstance(name, str)))
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return (*sorted(names), *TRANSLATION_MODELS)
+
+
 _BETA_FORMATS = frozenset({"pcm16", "g711_ulaw", "g711_alaw"})
 _FORMAT_TYPES = {"audio/pcm", "audio/pcmu", "audio/pcma"}
 
@@ -144,7 +164,10 @@ class RealtimeEmulator:
     :param api_key: the only key accepted (as ``Authorization: Bearer`` or Azure's ``api-key``).
     :param host: address to listen on; keep it on loopback.
     :param port: port to listen on; 0 picks a free one.
-    :param models: transcription models the emulated account may use.
+    :param models: the models the emulated account may use; ``None``: every model the shipped spec
+        lists (:func:`published_models`).
+    :param extra_models: more model names it accepts: an Azure deployment's name, a model OpenAI added
+        after the shipped spec.
     :param keep_requests: how many recent requests :attr:`requests` keeps.
     :param latency: seconds every answer waits before it is sent, as a distant server's would (the
         benchmarks use 0.05); requests wait concurrently.
@@ -156,13 +179,14 @@ class RealtimeEmulator:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        models: Iterable[str] = KNOWN_MODELS,
+        models: Iterable[str] | None = None,
+        extra_models: Iterable[str] = (),
         keep_requests: int = 100,
         latency: float = 0.0,
     ) -> None:
         self.api_key = api_key
         self.latency = latency
-        self.models = tuple(models)
+        self.models = (*(published_models() if models is None else models), *extra_models)
         self._address = (host, port)
         self._lock = threading.Lock()
         self._script: collections.deque[Fault | None] = collections.deque()

@@ -25,12 +25,20 @@ from airflow_provider_realtime.testing.sandbox import AirflowSandbox, DagRunOutc
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("realtime_dags_folder", "the DAGs folder realtime_dag_test runs DAGs from", default="dags")
+    parser.addini(
+        "realtime_emulator_models",
+        "model names the emulator accepts beside those OpenAI's published spec lists (Azure deployments)",
+        type="linelist",
+        default=[],
+    )
 
 
 @pytest.fixture
-def realtime_emulator() -> Iterator[RealtimeEmulator]:
-    """A running emulator on 127.0.0.1 with a free port, stopped after the test."""
-    with RealtimeEmulator() as emulator:
+def realtime_emulator(request: pytest.FixtureRequest) -> Iterator[RealtimeEmulator]:
+    """A running emulator on 127.0.0.1 with a free port, stopped after the test. It accepts every model
+    OpenAI's published spec lists, and those of the ``realtime_emulator_models`` ini option."""
+    extra_models = request.config.getini("realtime_emulator_models")
+    with RealtimeEmulator(extra_models=extra_models) as emulator:
         yield emulator
 
 
