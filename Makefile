@@ -18,8 +18,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CONSTRAINTS := requirements/constraints.txt
 
+## make help: this list.
+help:
+	@sed -n 's/^## make \([a-z-]*\): */  make \1\t/p' $(MAKEFILE_LIST) | expand -t 24
+
 # matrix-VERSION (below) is not declared phony: make looks up no pattern rule for a phony target.
-.PHONY: install environments test test-suite test-distributed test-matrix wheel-check lint demo bench bench-smoke lock lock-matrix clean
+.PHONY: help install environments test test-suite test-distributed test-matrix wheel-check lint demo bench bench-smoke lock lock-matrix clean
 
 # The other Airflow versions CI tests on (3.3, the primary, is in $(CONSTRAINTS)). Each has a lock file
 # requirements/airflow-VERSION.txt, resolved as of a few weeks after its release (LOCK_DATE below), and
@@ -43,6 +47,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -c $(CONSTRAINTS) -e '.[dev,bench]'
 	touch $(STAMP)
 
+## make install: the primary environment, .venv (Airflow 3.3, Python 3.12), with the provider editable.
 install: $(STAMP)
 
 ## make environments: every environment CI uses, two installs at a time.
@@ -60,9 +65,10 @@ environments:
 PYTEST_WORKERS ?= 2
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
-## make test: lint and type-check alongside the test suite (unit, emulator, faults, soak, real Airflow runs,
-## the browser), all but the distributed deployment (make test-distributed; CI runs both). Lint (mostly
-## mypy, about 14 s on one core) runs beside pytest, which leaves part of a core idle.
+## make test: lint, type-check and the test suite on Airflow 3.3 (all but the distributed deployment).
+# Unit, emulator, faults, soak, real Airflow runs, the browser; the distributed deployment is make
+# test-distributed (CI runs both). Lint (mostly mypy, about 14 s on one core) runs beside pytest, which
+# leaves part of a core idle.
 test: $(STAMP)
 	@$(MAKE) --no-print-directory -j 2 lint test-suite
 
@@ -70,13 +76,13 @@ test-suite: $(STAMP)
 	@$(BIN)/python -c 'import sys, airflow; print(f"=== Python {sys.version.split()[0]}, Airflow {airflow.__version__}")'
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not distributed" --durations=12
 
-## make test-distributed: the deployment of tests/test_distributed.py (PostgreSQL, Redis, a scheduler, two
-## Celery workers, on loopback) on Airflow 3.3: a minute or more of one core, most of it starting servers.
+## make test-distributed: PostgreSQL, Redis, a scheduler and two Celery workers on loopback (Airflow 3.3).
+# tests/test_distributed.py: a minute or more of one core, most of it starting servers.
 test-distributed: $(STAMP)
 	$(BIN)/python -m pytest -m distributed
 
-## make test-matrix: the test suite on every other Airflow version of $(MATRIX), one after the other (two
-## at a time took longer: 476 s against about 350 s, each pytest already keeps both cores busy).
+## make test-matrix: the Airflow-facing tests on every other supported Airflow version, one after another.
+# (Two at a time took longer: 476 s against about 350 s, each pytest already keeps both cores busy.)
 MATRIX_JOBS ?= 1
 test-matrix: $(foreach version,$(MATRIX),.venv-$(version)/.installed-stamp)
 	@$(MAKE) --no-print-directory -j $(MATRIX_JOBS) --output-sync=target $(foreach version,$(MATRIX),matrix-$(version))
@@ -91,6 +97,7 @@ matrix-%: .venv-%/.installed-stamp
 wheel-check: $(STAMP)
 	$(BIN)/python scripts/check_wheel.py --python $(PYTHON_WHEEL)
 
+## make lint: ruff, ruff format --check, mypy and radon (no function above complexity C).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -135,5 +142,6 @@ lock-extras-%:
 	@echo $(if $(findstring browser,$(EXTRAS_$*)),selenium) \
 		$(if $(findstring distributed,$(EXTRAS_$*)),apache-airflow-providers-celery psycopg2-binary asyncpg)
 
+## make clean: remove every environment, the demo's Airflow home and the caches.
 clean:
 	rm -rf $(VENV) .venv-* .demo .mypy_cache .ruff_cache

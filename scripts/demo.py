@@ -20,7 +20,16 @@ ROOT = Path(__file__).resolve().parent.parent
 DAG_ID = "realtime_mint_one_token"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="make demo",
+        description="Mint one token in a real Airflow with example 1 and print a summary (never the token). "
+        "Uses the real API when OPENAI_API_KEY is set (OPENAI_BASE_URL overrides its base URL), else the "
+        "offline emulator. The Airflow home is .demo/airflow-home.",
+    )
+    parser.parse_args(argv)
     api_key = os.environ.get("OPENAI_API_KEY")
     emulator = None
     if api_key:
@@ -39,7 +48,8 @@ def main() -> int:
         record = sandbox.read_run(DAG_ID, run.run_id) if run.run_id else None
         states = record.states if record else {}
         if record is None or run.returncode != 0 or not states or set(states.values()) != {"success"}:
-            tail = run.output[-3000:].replace(api_key, "***")
+            lines = run.output.replace(api_key, "***").splitlines()
+            tail = "\n".join(lines[-40:])  # whole lines: the end of what Airflow printed
             print(f"FAILED: airflow dags test exited {run.returncode}, task states {states}\n{tail}")
             return 1
         result = record.xcoms[("mint", -1, "return_value")]

@@ -367,3 +367,39 @@ def test_the_command_line_emulator_accepts_the_models_it_is_told_of() -> None:
     finally:
         process.terminate()
         process.communicate(timeout=10)
+
+
+def test_a_busy_port_is_a_clear_one_line_error() -> None:
+    with RealtimeEmulator() as running:
+        port = running.port
+        result = subprocess.run(
+            [sys.executable, "-m", "airflow_provider_realtime.testing", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip() == (
+        f"realtime-emulator: cannot listen on 127.0.0.1 port {port}: Address already in use"
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [sys.executable, "-m", "airflow_provider_realtime.testing", "--help"],
+        [sys.executable, "-m", "airflow_provider_realtime.testing.emulator", "--help"],
+        [sys.executable, "scripts/demo.py", "--help"],
+        ["bash", ".ci/run", "--help"],
+    ],
+    ids=["emulator", "emulator-module", "demo", "ci"],
+)
+def test_every_command_answers_help_without_doing_its_work(command: list[str]) -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=root, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() and "===" not in result.stdout  # .ci/run's steps print "=== …"
+    assert "Running example DAG" not in result.stdout  # what the demo prints once it starts

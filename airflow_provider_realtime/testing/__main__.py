@@ -16,7 +16,12 @@ from airflow_provider_realtime.testing.emulator import DEFAULT_API_KEY, Realtime
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Offline emulator of the OpenAI Realtime REST API.")
+    parser = argparse.ArgumentParser(
+        prog="realtime-emulator",
+        description="Offline emulator of the OpenAI Realtime REST API: prints its base URL on standard "
+        "output, the API key it accepts on standard error, and serves until Ctrl-C or SIGTERM.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (keep it on loopback)")
     parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one")
     parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the only API key the emulator accepts")
@@ -37,7 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     emulator = RealtimeEmulator(
         args.api_key, host=args.host, port=args.port, latency=args.latency_ms / 1000, extra_models=args.model
-    ).start()
+    )
+    try:
+        emulator.start()
+    except OSError as error:  # a busy port, an address this machine does not have
+        parser.exit(
+            2, f"realtime-emulator: cannot listen on {args.host} port {args.port}: {error.strerror}\n"
+        )
     try:
         print(emulator.base_url, flush=True)
         print(f"emulator accepts the API key {args.api_key}", file=sys.stderr, flush=True)

@@ -738,3 +738,9 @@ class _Handler(BaseHTTPRequestHandler):
             payload = json.dumps(body).encode()
             content_type = "application/json"
         self.wfile.write(self._head(status, content_type, len(payload), extra) + payload)
+
+
+if __name__ == "__main__":  # python -m airflow_provider_realtime.testing.emulator: the same as the command
+    from airflow_provider_realtime.testing.__main__ import main
+
+    raise SystemExit(main())
