@@ -39,8 +39,13 @@ def _dag_bag() -> Any:
 def _run(bag: Any, run: dict[str, Any]) -> dict[str, Any]:
     dag = bag.get_dag(run["dag_id"])
     if dag is None:
-        problems = "; ".join(f"{path}: {error.splitlines()[-1]}" for path, error in bag.import_errors.items())
-        return {"dag_id": run["dag_id"], "run_id": None, "state": None, "error": f"no such DAG ({problems})"}
+        problems = "; ".join(
+            f"{path}: {error.strip().splitlines()[-1]}" for path, error in bag.import_errors.items()
+        )
+        error = f"no such DAG in {bag.dag_folder}" + (
+            f"; files that failed to import: {problems}" if problems else ""
+        )
+        return {"dag_id": run["dag_id"], "run_id": None, "state": None, "error": error}
     saved = {key: os.environ.get(key) for key in run["env"]}
     os.environ.update(run["env"])
     try:

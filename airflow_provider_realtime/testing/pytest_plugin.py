@@ -82,10 +82,16 @@ def realtime_sandbox(
 def realtime_dag_test(realtime_sandbox: AirflowSandbox) -> Callable[..., DagTestResult]:
     """``realtime_dag_test(dag_id, conf=None)`` runs the DAG once with ``DAG.test()`` in the sandbox, with
     this test's connections (``AIRFLOW_CONN_…``, as ``realtime_connection`` sets), and returns a
-    :class:`DagTestResult`. Airflow starts for each call (several seconds)."""
+    :class:`DagTestResult`. Airflow starts for each call (several seconds). A DAG that could not run
+    (an unknown dag id, a DAG file that fails to import, an error of ``DAG.test()`` itself) fails the
+    test with that error; a task that fails is a run whose ``states`` say so."""
 
     def run(dag_id: str, conf: dict[str, Any] | None = None) -> DagTestResult:
         outcome = realtime_sandbox.run_dags([DagRunRequest(dag_id, conf=conf)])[dag_id]
+        if outcome.error is not None:
+            pytest.fail(
+                f"realtime_dag_test({dag_id!r}) could not run the DAG: {outcome.error}", pytrace=False
+            )
         return DagTestResult(outcome, outcome.xcoms, outcome.states)
 
     return run
