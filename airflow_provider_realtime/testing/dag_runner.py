@@ -42,9 +42,9 @@ def _run(bag: Any, run: dict[str, Any]) -> dict[str, Any]:
         problems = "; ".join(
             f"{path}: {error.strip().splitlines()[-1]}" for path, error in bag.import_errors.items()
         )
-        error = f"no such DAG in {bag.dag_folder}" + (
-            f"; files that failed to import: {problems}" if problems else ""
-        )
+        found = f"; files that failed to import: {problems}" if problems else ""
+        hint = "" if problems else " (Airflow skips a file that says neither 'airflow' nor 'dag')"
+        error = f"no such DAG in {bag.dag_folder}{found}{hint}"
         return {"dag_id": run["dag_id"], "run_id": None, "state": None, "error": error}
     saved = {key: os.environ.get(key) for key in run["env"]}
     os.environ.update(run["env"])
