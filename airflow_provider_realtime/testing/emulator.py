@@ -29,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Final
 
+from airflow_provider_realtime.testing.sessions import MintedSession
+
 DEFAULT_API_KEY = "sk-emulator-key-0123456789"
 DEFAULT_LIFETIME = 600
 SESSION_GRACE = 3600  # a session opened just before its secret expires may still run an hour
@@ -169,6 +171,7 @@ class RealtimeEmulator:
     :param extra_models: more model names it accepts: an Azure deployment's name, a model OpenAI added
         after the shipped spec.
     :param keep_requests: how many recent requests :attr:`requests` keeps.
+    :param keep_sessions: how many of the latest tokens can open a session (:mod:`.sessions`).
     :param latency: seconds every answer waits before it is sent, as a distant server's would (the
         benchmarks use 0.05); requests wait concurrently.
     """
@@ -182,11 +185,15 @@ class RealtimeEmulator:
         models: Iterable[str] | None = None,
         extra_models: Iterable[str] = (),
         keep_requests: int = 100,
+        keep_sessions: int = 10_000,
         latency: float = 0.0,
     ) -> None:
         self.api_key = api_key
         self.latency = latency
         self.models = (*(published_models() if models is None else models), *extra_models)
+        # token -> the session it opens (testing.sessions): the latest keep_sessions tokens.
+        self.sessions: collections.OrderedDict[str, MintedSession] = collections.OrderedDict()
+        self.keep_sessions = keep_sessions
         self._address = (host, port)
         self._lock = threading.Lock()
         self._script: collections.deque[Fault | None] = collections.deque()
@@ -289,6 +296,7 @@ class RealtimeEmulator:
             self._script.clear()
             self.requests.clear()
             self.minted_tokens.clear()
+            self.sessions.clear()
             self.request_count = self.connection_count = self.fault_count = 0
             self.server_seconds = 0.0
             self.peak_in_flight = self.in_flight
@@ -339,11 +347,26 @@ class RealtimeEmulator:
     def answer(self, method: str, path: str, headers: dict[str, str], raw_body: bytes) -> tuple[int, Any]:
         """Compute the normal answer to a request: ``(status, JSON body)``."""
         try:
-            return 200, self._route(method, path, headers, raw_body)
+            body = self._route(method, path, headers, raw_body)
         except _Rejection as rejection:
             return rejection.status, error_body(
                 rejection.message, rejection.kind, rejection.param, rejection.code
             )
+        session = body.get("session") if isinstance(body, dict) and "value" in body else None
+        if isinstance(session, dict):  # a client secret of the current API: it opens a session
+            # Settings left unset are left out, not null: the published event schemas (session.created
+            # holds this very object) allow no null there.
+            session = body["session"] = _without_nulls(session)
+            with self._lock:
+                self.sessions[body["value"]] = MintedSession(session["type"], body["expires_at"], session)
+                while len(self.sessions) > self.keep_sessions:
+                    self.sessions.popitem(last=False)
+        return 200, body
+
+    def expire(self, token: str) -> None:
+        """Make ``token`` expired from now on, as its ``expires_at`` passing would (for a client's tests)."""
+        with self._lock:
+            self.sessions[token].expires_at = int(time.time()) - 1
 
     def _route(self, method: str, path: str, headers: dict[str, str], raw_body: bytes) -> Any:
         routes = {
@@ -715,7 +738,16 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.emulator._handled(time.perf_counter() - self._started)
 
-    do_GET = _timed_serve
+    def do_GET(self) -> None:
+        if self.headers.get("Upgrade", "").lower() == "websocket":  # a client opening a session
+            from airflow_provider_realtime.testing import sessions
+
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            self.close_connection = True
+            sessions.serve(self.connection, self.path, headers, self.emulator.sessions)
+            return
+        self._timed_serve()
+
     do_POST = _timed_serve
 
     def _head(self, status: int, content_type: str, length: int, extra: dict[str, str]) -> bytes:
@@ -738,6 +770,15 @@ class _Handler(BaseHTTPRequestHandler):
             payload = json.dumps(body).encode()
             content_type = "application/json"
         self.wfile.write(self._head(status, content_type, len(payload), extra) + payload)
+
+
+def _without_nulls(value: Any) -> Any:
+    """``value`` with every null member of its objects left out, at every depth."""
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
 
 
 if __name__ == "__main__":  # python -m airflow_provider_realtime.testing.emulator: the same as the command
