@@ -24,7 +24,8 @@ def readme_example_files() -> dict[str, str]:
     for block in re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL):
         first = block.partition("\n")[0]
         name = first.removeprefix("# ").split(" ")[0]
-        files[name] = block
+        if first.startswith("# ") and name.endswith(".py"):  # a file of the example, not a snippet
+            files[name] = block
     return files
 
 
