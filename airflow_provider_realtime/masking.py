@@ -31,7 +31,7 @@ import functools
 import os
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from airflow_provider_realtime import compat
@@ -129,21 +129,11 @@ def _flat_masking() -> bool:
     laid out as expected (the caller then falls back to ``mask_secret``)."""
     global _flat_masking_ready
     if _flat_masking_ready is None:
-        missing = "Airflow's masker" if not _extend_masker() else None
-        if missing is None and compat.in_supervised_task():
-            if not _redact_log_channel():
-                missing = "the task's log channel"
-            elif not _start_relay():
-                missing = "the output relay"
-        _flat_masking_ready = missing is None
-        if missing is not None:
-            import logging
-
-            logging.getLogger(__name__).warning(
-                "Flat-cost masking is not available (%s is not laid out as this provider expects): every "
-                "token is masked with Airflow's mask_secret, whose cost grows with each token",
-                missing,
-            )
+        steps = [("Airflow's masker", _extend_masker)]
+        if compat.in_supervised_task():
+            steps += [("the task's log channel", _redact_log_channel), ("the output relay", _start_relay)]
+        consequence = "every token is masked with Airflow's mask_secret, whose cost grows with each token"
+        _flat_masking_ready = _set_up(steps, consequence)
     return _flat_masking_ready
 
 
@@ -158,23 +148,28 @@ def _own_output_masking() -> bool:
     file). False, saying so in the log, where Airflow is not laid out as expected."""
     global _own_output_ready
     if _own_output_ready is None:
-        missing = None
-        if not _extend_masker():
-            missing = "Airflow's masker"
-        elif not _redact_finished_records():
-            missing = "the task's log handlers"
-        elif not _start_relay():
-            missing = "the output relay"
-        _own_output_ready = missing is None
-        if missing is not None:
+        steps = [
+            ("Airflow's masker", _extend_masker),
+            ("the task's log handlers", _redact_finished_records),
+            ("the output relay", _start_relay),
+        ]
+        consequence = "tokens are masked only where Airflow's own masker sees them"
+        _own_output_ready = _set_up(steps, consequence)
+    return _own_output_ready
+
+
+def _set_up(steps: list[tuple[str, Callable[[], bool]]], consequence: str) -> bool:
+    """Run each set-up step in turn; at the first that fails, say in the log which part of Airflow was not
+    as expected and what follows, and return False."""
+    for part, step in steps:
+        if not step():
             import logging
 
             logging.getLogger(__name__).warning(
-                "Tokens are masked only where Airflow's own masker sees them (%s is not laid out as this "
-                "provider expects): what the task writes to its file descriptors is not",
-                missing,
+                "Masking: %s is not laid out as this provider expects, so %s", part, consequence
             )
-    return _own_output_ready
+            return False
+    return True
 
 
 def _redact_finished_records() -> bool:
