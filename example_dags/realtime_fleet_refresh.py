@@ -2,11 +2,18 @@
 kiosks, devices) and writes each to Redis, where a client-facing service reads it; no token enters XCom.
 
 Each client's token goes under ``realtime:client-token:<client>`` as JSON (``client_secret``,
-``expires_at``, ``session_id``) with ``SET … EX``: the key expires when its token does, so a client never
-reads an expired token. Tokens live 12 minutes (the schedule plus two minutes of overlap). The clients are
-the ``clients`` param (trigger with ``{"clients": [...]}`` or change the default); Redis is the
-``redis_default`` connection of Airflow's Redis provider. One task mints them all, concurrently, instead
-of one mapped task instance per client: hundreds of tokens take seconds, not hundreds of task starts.
+``expires_at``, ``session_id``) with ``SET … EX``: the key expires ``MARGIN`` before its token does, so a
+client never reads a token with less than ``MARGIN`` of life left, enough to open its session.
+
+How to choose: tokens live the schedule plus an overlap (12 minutes here), and the overlap must be at
+least ``MARGIN`` plus the longest the scheduler may start a run late, or a client can find no token
+between one token's key expiring and the next run's; the DAG file warns when the overlap is shorter than
+the margin. The three can be set from the environment (``REALTIME_REFRESH_SECONDS``,
+``REALTIME_OVERLAP_SECONDS``, ``REALTIME_MARGIN_SECONDS``), as the tests do to run many cycles quickly.
+
+The clients are the ``clients`` param (trigger with ``{"clients": [...]}`` or change the default); Redis
+is the ``redis_default`` connection of Airflow's Redis provider. One task mints them all, concurrently,
+instead of one mapped task instance per client: hundreds of tokens take seconds, not hundreds of task starts.
 If some clients get no new token, the others are still written (the failed ones keep their current
 token until it expires), then the task fails naming them.
 """
@@ -14,6 +21,8 @@ token until it expires), then the task fails naming them.
 from __future__ import annotations
 
 import datetime
+import os
+import warnings
 
 import pendulum
 
@@ -22,8 +31,17 @@ try:
 except ImportError:  # Airflow 2
     from airflow.decorators import dag, task
 
-REFRESH_EVERY = datetime.timedelta(minutes=10)
-OVERLAP = datetime.timedelta(minutes=2)
+REFRESH_EVERY = datetime.timedelta(seconds=int(os.environ.get("REALTIME_REFRESH_SECONDS", "600")))
+OVERLAP = datetime.timedelta(seconds=int(os.environ.get("REALTIME_OVERLAP_SECONDS", "120")))
+MARGIN = datetime.timedelta(
+    seconds=int(os.environ.get("REALTIME_MARGIN_SECONDS", "30"))
+)  # life left, at least
+if OVERLAP < MARGIN:
+    warnings.warn(
+        f"realtime_fleet_refresh: the schedule ({REFRESH_EVERY}) plus the margin ({MARGIN}) exceeds the "
+        f"tokens' lifetime ({REFRESH_EVERY + OVERLAP}): clients will find no token for part of every cycle",
+        stacklevel=1,
+    )
 KEY_PREFIX = "realtime:client-token:"
 SESSION = {"input_audio_transcription": {"model": "gpt-4o-mini-transcribe"}}
 
@@ -67,12 +85,12 @@ def realtime_fleet_refresh() -> None:
                 continue
             token = answer.structured()
             expires_at = datetime.datetime.fromisoformat(token["client_secret_expires_at"])
-            seconds_left = int(expires_at.timestamp() - time.time())
-            if seconds_left <= 0:
-                continue  # expired on arrival (a clock far off): nothing worth storing
+            handed_out_for = int(expires_at.timestamp() - time.time() - MARGIN.total_seconds())
+            if handed_out_for <= 0:
+                continue  # too little life left on arrival (a clock far off): nothing worth storing
             document = {key: token[key] for key in ("client_secret", "session_id")}
             document["expires_at"] = token["client_secret_expires_at"]
-            writes.set(KEY_PREFIX + client, json.dumps(document), ex=seconds_left)
+            writes.set(KEY_PREFIX + client, json.dumps(document), ex=handed_out_for)
             earliest_expiry = min(earliest_expiry or expires_at, expires_at)
         writes.execute()
         if failures:
