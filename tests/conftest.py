@@ -127,3 +127,24 @@ def shared_emulator() -> Iterator[RealtimeEmulator]:
     """One emulator for the DAG runs (each run is a separate ``airflow`` process talking to it)."""
     with RealtimeEmulator("sk-dag-runs-" + os.urandom(12).hex(), keep_requests=1000) as emulator:
         yield emulator
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """Debian's headless Chromium driven by selenium (skipped without them)."""
+    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and chromedriver) or importlib.util.find_spec("selenium") is None:
+        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install) and selenium")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(argument)
+    options.add_argument("--window-size=1400,1400")
+    options.binary_location = chromium
+    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()

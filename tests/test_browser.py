@@ -42,23 +42,6 @@ CONN_ID = "realtime_from_the_form"
 WAIT = 30  # seconds for the UI to show what a step waits for
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(argument)
-    options.add_argument("--window-size=1400,1400")
-    options.binary_location = str(CHROMIUM)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
 @pytest.fixture(scope="module")
 def web_ui(sandbox: AirflowSandbox, request: pytest.FixtureRequest) -> Iterator[str]:
     """One web UI (its Test button enabled) for every test of the module: starting one takes 10-30 s.

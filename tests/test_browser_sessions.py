@@ -1,0 +1,81 @@
+"""A browser opens a session with a minted token: headless Chromium's own WebSocket, the token as the
+subprotocol ``openai-insecure-api-key.<token>`` beside ``realtime`` (browsers cannot set headers), from an
+app's page on another origin than the emulator's."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook
+from airflow_provider_realtime.testing import RealtimeEmulator
+
+pytestmark = [pytest.mark.airflow_process, pytest.mark.version_independent]
+pytest.importorskip("websockets")
+
+OPEN_SESSION = """
+const [url, token, done] = arguments;
+const seen = [];
+const socket = new WebSocket(url, ["realtime", "openai-insecure-api-key." + token]);
+socket.onmessage = (message) => {
+  const event = JSON.parse(message.data);
+  seen.push(event.type);
+  if (event.type === "session.created") socket.send(JSON.stringify({type: "response.create"}));
+  if (event.type === "response.done") { socket.close(); done({seen, protocol: socket.protocol}); }
+};
+socket.onerror = () => done({seen, refused: true});
+"""
+
+
+@contextlib.contextmanager
+def app_page() -> Iterator[str]:
+    """An app's page on a loopback origin of its own (Chromium lets a page reach loopback only from a
+    local origin): an empty HTML page, whose address is yielded."""
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<!doctype html><title>app</title>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def open_in_the_browser(browser: Any, page: str, emulator: RealtimeEmulator, token: str) -> dict[str, Any]:
+    browser.get(page)
+    browser.set_script_timeout(30)
+    url = emulator.base_url.replace("http://", "ws://") + "/realtime"
+    return dict(browser.execute_async_script(OPEN_SESSION, url, token))
+
+
+def test_a_browser_opens_a_realtime_session_with_a_minted_token(
+    browser: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with RealtimeEmulator() as emulator, app_page() as page:
+        monkeypatch.setenv("AIRFLOW_CONN_BROWSER_SESSIONS", emulator.connection_json())
+        token = OpenAIRealtimeHook(conn_id="browser_sessions").create("realtime").body["value"]
+        opened = open_in_the_browser(browser, page, emulator, token)
+        emulator.expire(token)
+        refused = open_in_the_browser(browser, page, emulator, token)
+    assert opened == {
+        "seen": ["session.created", "response.created", "response.done"],
+        "protocol": "realtime",
+    }
+    assert refused == {"seen": [], "refused": True}, "an expired token opens nothing"
