@@ -444,6 +444,57 @@ def fleet_rows(result: dict[str, Any]) -> list[tuple[str, float, str]]:
     ]
 
 
+def client_sessions(emulator_pid: int, base_url: str, count: int) -> dict[str, Any]:
+    """Open ``count`` client sessions at once on the emulator (a WebSocket each, as the SDK opens them, 32
+    opening at a time), all held open together: sessions opened per second, and the emulator's memory."""
+    import concurrent.futures
+
+    import requests
+    from websockets.sync.client import connect
+
+    def resident_mib() -> float:
+        for line in Path(f"/proc/{emulator_pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    with requests.Session() as http:
+        tokens = [
+            http.post(
+                f"{base_url}/realtime/client_secrets",
+                json={"session": {"type": "realtime"}},
+                headers={"Authorization": f"Bearer {API_KEY}"},
+                timeout=30,
+            ).json()["value"]
+            for _ in range(count)
+        ]
+    url = base_url.replace("http://", "ws://") + "/realtime"
+
+    def open_one(token: str) -> Any:
+        connection = connect(url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=60)
+        assert json.loads(connection.recv(timeout=60))["type"] == "session.created"
+        return connection
+
+    before = resident_mib()
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(32) as pool:
+        connections = list(pool.map(open_one, tokens))
+    seconds = time.perf_counter() - started
+    held = resident_mib()
+    connections[-1].send(json.dumps({"type": "response.create"}))  # the last one opened still answers
+    assert json.loads(connections[-1].recv(timeout=60))["type"] == "response.created"
+    for connection in connections:
+        connection.close()
+    return {
+        "sessions": count,
+        "seconds": seconds,
+        "opened_per_second": count / seconds,
+        "emulator_rss_mib_before": before,
+        "emulator_rss_mib_all_open": held,
+        "kib_per_session": (held - before) * 1024 / count,
+    }
+
+
 def growth(mint: Callable[[], Any], count: int) -> dict[str, float]:
     """Per-mint wall and CPU of the first and last tenth of `count` mints in one process."""
     tenth = count // 10
@@ -561,6 +612,14 @@ def markdown(results: dict[str, Any]) -> str:
         "per mint: flat. (Airflow's own `mask_secret` would make it quadratic: 27 ms per token after 1,000.)",
         f"- Emulator: {e['server_us_per_request']:.0f} µs of server time per request.",
     ]
+    if "sessions" in results:
+        c = results["sessions"]
+        lines.append(
+            f"- Emulator client sessions: {c['sessions']:,} WebSocket sessions held open at once, opened at "
+            f"{c['opened_per_second']:.0f} a second (32 opening at a time); the emulator's memory "
+            f"{c['emulator_rss_mib_before']:.0f} → {c['emulator_rss_mib_all_open']:.0f} MiB "
+            f"({c['kib_per_session']:.0f} KiB a session)."
+        )
     s = results["supervised_masking"]
     lines.append(
         f"- Masking in a task run by a real executor (LocalExecutor; on Airflow 3 the supervisor process "
@@ -598,6 +657,7 @@ def main() -> int:
     dags_test_labels = ("HttpOperator",) if args.smoke else tuple(DAGS_TEST)
     # smoke: 2 mapped instances prove the mapping path; each costs a task process start (3-4 s of CPU)
     fleet_tokens, mapped_instances = (200, 2) if args.smoke else (1_000, 100)
+    client_session_count = 50 if args.smoke else 1_000  # client sessions held open at once
 
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="realtime-bench-home-"))
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
@@ -609,6 +669,7 @@ def main() -> int:
             results["latency"][name] = measure(mint, mints, warmup)
             print(f"  measured {name}", file=sys.stderr, flush=True)
         sections: list[tuple[str, Callable[[], Any]]] = [
+            ("sessions", lambda: client_sessions(process.pid, base_url, client_session_count)),
             ("growth", lambda: growth(contenders["provider hook"], growth_mints)),
             ("imports", lambda: import_cost(import_runs)),
             ("dags_test", lambda: dags_test_wall(base_url, dag_runs, dags_test_labels)),

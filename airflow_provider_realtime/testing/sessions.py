@@ -36,6 +36,7 @@ KINDS_BY_PATH: Final = {
     "/v1/realtime/translations": ("translation",),
 }
 TRANSCRIPT: Final = "Hello from the emulator."  # what every committed audio buffer "said"
+SESSION_SECONDS: Final = 3600  # how long a session may sit idle: OpenAI's sessions last up to an hour
 
 
 @dataclass
@@ -292,6 +293,7 @@ def serve(
     def send(event: dict[str, Any]) -> None:
         protocol.send_text(json.dumps(event).encode())
 
+    connection.settimeout(SESSION_SECONDS)  # a session may sit idle; the HTTP server's minute is for requests
     send(session.created())
     _flush(connection, protocol)
     while not session.closed:
