@@ -70,7 +70,7 @@ PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 # test-distributed (CI runs both). Lint (mostly mypy, about 14 s on one core) runs beside pytest, which
 # leaves part of a core idle.
 test: $(STAMP)
-	@$(MAKE) --no-print-directory -j 2 lint test-suite
+	@$(MAKE) --no-print-directory -j 2 --output-sync=line lint test-suite  # whole lines: mypy's never lands amid pytest's dots
 
 test-suite: $(STAMP)
 	@$(BIN)/python -c 'import sys, airflow; print(f"=== Python {sys.version.split()[0]}, Airflow {airflow.__version__}")'

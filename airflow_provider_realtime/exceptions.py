@@ -68,8 +68,8 @@ class RealtimeError(Exception):
         ]
         if self.api_message:
             text += f": OpenAI says: {self.api_message}"
-        if details:
-            text += f" [{', '.join(details)}]"
+        if details:  # in parentheses: Airflow's console (Rich) takes "[…]" for markup and drops it
+            text += f" ({', '.join(details)})"
         return f"{text}. Hint: {self.hint}"
 
 

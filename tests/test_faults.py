@@ -182,11 +182,50 @@ def test_a_wrong_key_is_an_authentication_error_that_hides_the_key(
     assert "sk-" not in str(caught.value) and "5678" not in str(caught.value)
 
 
-def test_connection_refused_is_retried_then_reported(make_hook: MakeHook) -> None:
-    with pytest.raises(RealtimeConnectionError) as caught:
+def retry_warnings(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """The hook's retry warnings, wherever this Airflow's logging put them (stdlib records, or structlog's
+    console on Airflow 3)."""
+    output = capsys.readouterr()
+    for text in (caplog.text, output.out + output.err):  # Airflow 2 has both; the records, once each
+        lines = [line for line in text.splitlines() if "retrying in" in line]
+        if lines:
+            return lines
+    return []
+
+
+def test_connection_refused_is_retried_then_reported(
+    make_hook: MakeHook, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with caplog.at_level(logging.WARNING), pytest.raises(RealtimeConnectionError) as caught:
         make_hook(host="http://127.0.0.1:9/v1", max_retries=2).create_client_secret()
     assert caught.value.attempts == 3
     assert "NewConnectionError" in str(caught.value) or "ConnectionRefusedError" in str(caught.value)
+    retries = retry_warnings(caplog, capsys)
+    assert len(retries) == 2
+    assert all("Nothing reached the server, so nothing was minted" in message for message in retries)
+
+
+def test_a_retried_error_answer_warns_that_a_second_token_may_be_minted(
+    make_hook: MakeHook,
+    emulator: RealtimeEmulator,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    emulator.script(Fault.error(503))
+    with caplog.at_level(logging.WARNING):
+        make_hook().create_client_secret()
+    (retry,) = retry_warnings(caplog, capsys)
+    assert "A retried POST may mint a second token" in retry
+
+
+def test_openai_error_details_are_in_parentheses_which_airflows_console_keeps(
+    make_hook: MakeHook, emulator: RealtimeEmulator
+) -> None:
+    """Airflow's console renders messages with Rich, which takes "[type=…]" for markup and drops it."""
+    emulator.script(Fault.error(400, body=BAD_REQUEST))
+    with pytest.raises(RealtimeInvalidRequestError) as caught:
+        make_hook().create_client_secret()
+    assert "(type=" in str(caught.value) and "[" not in str(caught.value)
 
 
 def test_raw_callers_can_have_the_error_answer_back(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:

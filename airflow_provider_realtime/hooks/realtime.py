@@ -6,13 +6,14 @@ import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from airflow_provider_realtime import contract, kinds
 from airflow_provider_realtime.compat import BaseHook
 from airflow_provider_realtime.connection import ConnectionSettings, Timeout, read_settings
 from airflow_provider_realtime.connection_fields import CONN_TYPE, DEFAULT_CONN_ID
 from airflow_provider_realtime.exceptions import (
+    RealtimeConnectionError,
     RealtimeError,
     RealtimeMalformedResponseError,
     RealtimeStoppedError,
@@ -445,13 +446,15 @@ class OpenAIRealtimeHook(BaseHook):
                 assert response is not None
                 return response
             self.log.warning(
-                "%s: attempt %d of %d failed (%s); retrying in %.2f s. A retried POST may mint a second "
-                "token; an unused one expires on its own",
+                "%s: attempt %d of %d failed (%s); retrying in %.2f s. %s",
                 label,
                 attempt,
                 max_attempts,
                 outcome,
                 wait,
+                "A retried POST may mint a second token; an unused one expires on its own"
+                if _may_have_reached_the_server(failure)
+                else "Nothing reached the server, so nothing was minted",
             )
             (time.sleep if gate is None else gate.sleep)(wait)
 
@@ -496,6 +499,18 @@ class OpenAIRealtimeHook(BaseHook):
 # --------------------------------------------------------------------------------------------------
 # Helpers: pure, no secrets in what they say.
 # --------------------------------------------------------------------------------------------------
+
+
+# Transport failures that happen before a request is sent: no server saw it, so it minted nothing.
+_NOT_SENT: Final = ("NewConnectionError", "NameResolutionError", "ConnectionRefusedError", "gaierror")
+
+
+def _may_have_reached_the_server(failure: RealtimeError | None) -> bool:
+    """Whether an attempt that failed may have been acted on: an error answer, or a failure after the
+    connection was open (a timeout, a dropped connection); not a connection that never opened."""
+    if not isinstance(failure, RealtimeConnectionError):
+        return True
+    return not any(name in failure.summary for name in _NOT_SENT)
 
 
 def _wait_at(gate: BatchGate, label: str, attempt: int, outcome: str) -> None:
