@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import subprocess
 import sys
@@ -239,36 +240,43 @@ def test_counts_requests_and_connections(emulator: RealtimeEmulator) -> None:
     assert emulator.connection_count == 2
 
 
+@dataclasses.dataclass
+class CommandLineEmulator:
+    process: subprocess.Popen[str]
+    base_url: str
+    errors: str = ""  # what it wrote to standard error, once stopped
+
+
 @contextlib.contextmanager
-def command_line_emulator(*arguments: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """The emulator run as its command, with ``arguments``: the process and the base URL it printed. It is
-    stopped (SIGTERM) on the way out, and its last words are in ``process.stderr_text``."""
+def command_line_emulator(*arguments: str) -> Iterator[CommandLineEmulator]:
+    """The emulator run as its command, with ``arguments``, stopped (SIGTERM) on the way out."""
     process = subprocess.Popen(
         [sys.executable, "-m", "airflow_provider_realtime.testing", *arguments],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert process.stdout is not None
+    running = CommandLineEmulator(process, process.stdout.readline().strip())
     try:
-        assert process.stdout is not None
-        yield process, process.stdout.readline().strip()
+        yield running
     finally:
         process.terminate()
-        _, process.stderr_text = process.communicate(timeout=10)  # type: ignore[attr-defined]
+        _, running.errors = process.communicate(timeout=10)
 
 
 def test_runs_from_the_command_line() -> None:
-    with command_line_emulator("--port", "0", "--api-key", "sk-cli-key-0123456789") as (process, base_url):
-        assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1")
+    with command_line_emulator("--port", "0", "--api-key", "sk-cli-key-0123456789") as running:
+        assert running.base_url.startswith("http://127.0.0.1:") and running.base_url.endswith("/v1")
         response = requests.post(
-            f"{base_url}/realtime/client_secrets",
+            f"{running.base_url}/realtime/client_secrets",
             json={},
             headers={"Authorization": "Bearer sk-cli-key-0123456789"},
             timeout=5,
         )
         assert_current_answer_shape(response.json())
-    assert process.returncode == 0
-    errors = process.stderr_text  # type: ignore[attr-defined]
+    assert running.process.returncode == 0
+    errors = running.errors
     stats = json.loads(errors.strip().splitlines()[-1])
     assert (stats["requests"], stats["connections"]) == (1, 1)
     assert stats["server_us_per_request"] > 0
@@ -292,13 +300,14 @@ def test_the_command_line_emulator_serves_ipv6_loopback_and_the_hook_mints_from_
     from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook
 
     key = "sk-ipv6-key-0123456789"
-    with command_line_emulator("--host", "::1", "--api-key", key) as (process, base_url):
+    with command_line_emulator("--host", "::1", "--api-key", key) as running:
+        base_url = running.base_url
         assert base_url.startswith("http://[::1]:") and base_url.endswith("/v1"), base_url
         connection = {"conn_type": "openai_realtime", "host": base_url, "password": key}
         monkeypatch.setenv("AIRFLOW_CONN_REALTIME_IPV6", json.dumps(connection))
         token = OpenAIRealtimeHook(conn_id="realtime_ipv6").create_client_secret().body["value"]
         assert token.startswith("ek_")
-    assert process.returncode == 0
+    assert running.process.returncode == 0
 
 
 @pytest.mark.parametrize(
@@ -336,9 +345,9 @@ def test_every_model_of_the_shipped_spec_is_accepted_and_others_are_not() -> Non
 
 def test_the_command_line_emulator_accepts_the_models_it_is_told_of() -> None:
     key = "sk-cli-key-0123456789"
-    with command_line_emulator("--api-key", key, "--model", "my-azure-deployment") as (_, base_url):
+    with command_line_emulator("--api-key", key, "--model", "my-azure-deployment") as running:
         answer = requests.post(
-            f"{base_url}/realtime/client_secrets",
+            f"{running.base_url}/realtime/client_secrets",
             json={"session": {"type": "realtime", "model": "my-azure-deployment"}},
             headers={"Authorization": f"Bearer {key}"},
             timeout=5,

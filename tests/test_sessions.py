@@ -49,7 +49,8 @@ def assert_valid(event: dict[str, Any], kind: str) -> None:
 
 
 def mint(emulator: RealtimeEmulator, kind: str, session: dict[str, Any] | None = None) -> Any:
-    """A token of ``kind`` minted by the provider's hook from ``emulator`` (its connection: ``emulator``)."""
+    """A token of ``kind`` minted by the provider's hook (the ``emulator`` fixture points its connection at
+    ``emulator``)."""
     return OpenAIRealtimeHook(conn_id="sessions_test").create(kind, session)
 
 
