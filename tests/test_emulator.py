@@ -129,7 +129,7 @@ def test_transcription_sessions_answer_has_the_reference_shape(emulator: Realtim
             {},
             400,
             "expires_after.seconds",
-            "invalid_value",
+            "integer_below_min_value",
         ),
         ("/realtime/client_secrets", {"expires_after": 600}, {}, 400, "expires_after", "invalid_type"),
         ("/realtime/client_secrets", {"model": "gpt-4o-transcribe"}, {}, 400, "model", "unknown_parameter"),
@@ -155,7 +155,7 @@ def test_transcription_sessions_answer_has_the_reference_shape(emulator: Realtim
             {},
             400,
             "client_secret.expires_at.seconds",
-            "invalid_value",
+            "integer_above_max_value",
         ),
         (
             "/realtime/transcription_sessions",
@@ -172,6 +172,39 @@ def test_transcription_sessions_answer_has_the_reference_shape(emulator: Realtim
             400,
             "input_audio_transcription.model",
             "model_not_found",
+        ),
+        (
+            "/realtime/client_secrets",
+            {"session": {"type": "transcription", "audio": {"input": {"dialect": "en-GB"}}}},
+            {},
+            400,
+            "session.audio.input.dialect",
+            "unknown_parameter",
+        ),
+        (
+            "/realtime/client_secrets",
+            {"session": {"type": "realtime", "tools": [{"type": "plugin"}]}},
+            {},
+            400,
+            "session.tools[0].type",
+            "invalid_value",
+        ),
+        (
+            "/realtime/client_secrets",
+            {"session": {"type": "transcription", "audio": {"input": {"transcription": {"model": 5}}}}},
+            {},
+            400,
+            "session.audio.input.transcription.model",
+            "invalid_type",
+        ),
+        ("/realtime/client_secrets", {"session": {}}, {}, 400, "session.type", "missing_required_parameter"),
+        (
+            "/realtime/translations/client_secrets",
+            {"session": {"type": "translation", "model": "gpt-realtime-translate"}},
+            {},
+            400,
+            "session.type",
+            "unknown_parameter",
         ),
         (
             "/realtime/client_secrets",
@@ -194,6 +227,40 @@ def test_invalid_requests_get_openai_errors(
     code: str,
 ) -> None:
     assert_openai_error_shape(_post(emulator, path, body, **headers), status, param, code)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        # What the published spec allows, the emulator takes (its hand-written rules of before refused these).
+        (
+            "/realtime/client_secrets",
+            {"session": {"type": "transcription", "audio": {"input": {"format": {}}}}},
+        ),
+        ("/realtime/client_secrets", {"session": {"type": "realtime", "tools": [{"name": "lookup"}]}}),
+        ("/realtime/client_secrets", {"session": {"type": "realtime", "output_modalities": []}}),
+        # A bound the spec states only in prose is not checked (the README says so).
+        (
+            "/realtime/client_secrets",
+            {
+                "session": {
+                    "type": "transcription",
+                    "audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": 5}}},
+                }
+            },
+        ),
+        (
+            "/realtime/client_secrets",
+            {"session": {"type": "transcription", "audio": {"input": {"noise_reduction": None}}}},
+        ),
+    ],
+)
+def test_requests_the_published_spec_allows_are_answered(
+    emulator: RealtimeEmulator, path: str, body: dict
+) -> None:
+    answer = _post(emulator, path, body)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["value"].startswith("ek_")
 
 
 def test_a_wrong_key_gets_401_in_openai_error_shape(emulator: RealtimeEmulator) -> None:

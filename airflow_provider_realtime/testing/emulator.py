@@ -3,9 +3,10 @@
 It answers ``POST /v1/realtime/client_secrets`` (transcription and realtime sessions),
 ``POST /v1/realtime/translations/client_secrets``, ``POST /v1/realtime/transcription_sessions`` and
 ``GET /v1/models`` the way the reference describes (``ek_…`` tokens, secret and session expiries that
-honour the requested lifetime, session ids, echoed audio settings, ``x-request-id``), and rejects what
-OpenAI rejects with OpenAI-format errors. It is deliberately written without the provider's own
-request-building code, so it can catch the provider's mistakes.
+honour the requested lifetime, session ids, echoed audio settings, ``x-request-id``). Each request is
+checked against OpenAI's published schema (:mod:`.spec_rules`), and refused in OpenAI's error format; model
+names beyond those the spec lists are refused as OpenAI does (``model_not_found``). It is deliberately
+written without the provider's own request-building code, so it can catch the provider's mistakes.
 
 Speed matters because it sits under benchmarks: each response is written with a single ``send`` on a
 socket with ``TCP_NODELAY`` (headers and body in two sends would meet the client's delayed ACK and add
@@ -29,6 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Final
 
+from airflow_provider_realtime.testing import spec_rules
 from airflow_provider_realtime.testing.sessions import MintedSession
 
 DEFAULT_API_KEY = "sk-emulator-key-0123456789"
@@ -62,8 +64,20 @@ def published_models() -> tuple[str, ...]:
     return (*sorted(names), *TRANSLATION_MODELS)
 
 
-_BETA_FORMATS = frozenset({"pcm16", "g711_ulaw", "g711_alaw"})
-_FORMAT_TYPES = {"audio/pcm", "audio/pcmu", "audio/pcma"}
+@functools.lru_cache(maxsize=1024)
+def _spec_violation(path: str, raw_body: bytes) -> spec_rules.SpecViolation | None:
+    """What the spec refuses in a body (remembered: a fleet sends the same body again and again)."""
+    try:
+        spec_rules.check(path, json.loads(raw_body or b"{}"))
+    except spec_rules.SpecViolation as violation:
+        return violation
+    return None
+
+
+def _format(given: dict[str, Any] | None) -> dict[str, Any]:
+    """The audio format a session answers with: PCM at 24 kHz unless another was named."""
+    given = given or {}
+    return given if "type" in given else {"type": "audio/pcm", "rate": 24000, **given}
 
 
 @dataclass(frozen=True)
@@ -397,6 +411,9 @@ class RealtimeEmulator:
             ) from None
         if not isinstance(body, dict):
             raise _invalid("The request body must be a JSON object.", None, "invalid_type")
+        violation = _spec_violation(path.split("?", 1)[0], raw_body)
+        if violation is not None:
+            raise _invalid(violation.message, violation.param, violation.code)
         return route(body)
 
     def _authenticate(self, headers: dict[str, str]) -> None:
@@ -418,21 +435,13 @@ class RealtimeEmulator:
             "data": [{"id": m, "object": "model", "owned_by": "system"} for m in self.models],
         }
 
-    def _lifetime(self, expiry: Any, param: str) -> int:
-        if expiry is None:
-            return DEFAULT_LIFETIME
-        if not isinstance(expiry, dict):
-            raise _invalid(f"Invalid type for '{param}': expected an object.", param, "invalid_type")
-        if expiry.get("anchor", "created_at") != "created_at":
-            raise _invalid(f"Invalid value for '{param}.anchor'.", f"{param}.anchor")
-        seconds = expiry.get("seconds", DEFAULT_LIFETIME)
-        if isinstance(seconds, bool) or not isinstance(seconds, int) or not 10 <= seconds <= 7200:
-            raise _invalid(
-                f"Invalid '{param}.seconds': must be an integer between 10 and 7200.", f"{param}.seconds"
-            )
-        return seconds
+    @staticmethod
+    def _lifetime(expiry: dict[str, Any] | None) -> int:
+        """The secret's lifetime asked for (the spec has checked its range)."""
+        return int((expiry or {}).get("seconds", DEFAULT_LIFETIME))
 
     def _check_model(self, model: Any, param: str) -> None:
+        """The spec takes any string as a model; OpenAI refuses one it does not serve, and so do we."""
         if model is not None and model not in self.models:
             raise _invalid(
                 f"Invalid value for '{param}': the model '{model}' does not exist or you do not have access "
@@ -441,49 +450,16 @@ class RealtimeEmulator:
                 "model_not_found",
             )
 
-    def _check_transcription(self, transcription: Any, param: str) -> None:
-        if transcription is None:
-            return
-        if not isinstance(transcription, dict):
-            raise _invalid(f"Invalid type for '{param}': expected an object.", param, "invalid_type")
-        model = transcription.get("model")
-        if model is not None and model not in self.models:
-            raise _invalid(
-                f"Invalid value for '{param}.model': the model '{model}' does not exist or you do not "
-                "have access to it.",
-                f"{param}.model",
-                "model_not_found",
-            )
-
-    def _check_body_keys(self, body: dict[str, Any]) -> int:
-        for key in body:
-            if key not in ("session", "expires_after"):
-                raise _invalid(f"Unknown parameter: '{key}'.", key, "unknown_parameter")
-        return self._lifetime(body.get("expires_after"), "expires_after")
-
-    def _check_format(self, fmt: Any, param: str) -> None:
-        if not isinstance(fmt, dict) or fmt.get("type") not in _FORMAT_TYPES:
-            raise _invalid(
-                f"Invalid value for '{param}.type': supported values are audio/pcm, audio/pcmu and "
-                "audio/pcma.",
-                f"{param}.type",
-            )
+    def _check_transcription(self, transcription: dict[str, Any] | None, param: str) -> None:
+        self._check_model((transcription or {}).get("model"), f"{param}.model")
 
     def _client_secret(self, body: dict[str, Any]) -> Any:
-        lifetime = self._check_body_keys(body)
+        lifetime = self._lifetime(body.get("expires_after"))
         session = body.get("session") or {"type": "transcription"}
-        if not isinstance(session, dict) or session.get("type") not in ("transcription", "realtime"):
-            raise _invalid(
-                "Invalid value for 'session.type': supported values are 'realtime' and 'transcription'.",
-                "session.type",
-            )
-        if session["type"] == "realtime":
+        if session.get("type", "realtime") == "realtime":
             return self._realtime_session(session, lifetime)
-        if "model" in session:
-            raise _invalid("Unknown parameter: 'session.model'.", "session.model", "unknown_parameter")
         audio_input = (session.get("audio") or {}).get("input") or {}
-        fmt = audio_input.get("format", {"type": "audio/pcm", "rate": 24000})
-        self._check_format(fmt, "session.audio.input.format")
+        fmt = _format(audio_input.get("format"))
         self._check_transcription(audio_input.get("transcription"), "session.audio.input.transcription")
         now = int(time.time())
         echoed_input = {
@@ -512,22 +488,9 @@ class RealtimeEmulator:
         """A voice-agent session: the settings echoed, with the server's defaults where none were given."""
         audio = session.get("audio") or {}
         audio_input, audio_output = audio.get("input") or {}, audio.get("output") or {}
-        pcm = {"type": "audio/pcm", "rate": 24000}
-        self._check_format(audio_input.get("format", pcm), "session.audio.input.format")
-        self._check_format(audio_output.get("format", pcm), "session.audio.output.format")
         self._check_transcription(audio_input.get("transcription"), "session.audio.input.transcription")
         self._check_model(session.get("model"), "session.model")
         modalities = session.get("output_modalities", ["audio"])
-        if modalities not in (["audio"], ["text"]):
-            raise _invalid(
-                "Invalid value for 'session.output_modalities': use ['audio'] or ['text'].",
-                "session.output_modalities",
-            )
-        for index, tool in enumerate(session.get("tools", [])):
-            if not isinstance(tool, dict) or tool.get("type") not in ("function", "mcp"):
-                raise _invalid(
-                    f"Invalid value for 'session.tools[{index}].type'.", f"session.tools[{index}].type"
-                )
         now = int(time.time())
         return {
             "value": self._mint(),
@@ -549,13 +512,13 @@ class RealtimeEmulator:
                 "include": session.get("include"),
                 "audio": {
                     "input": {
-                        "format": audio_input.get("format", pcm),
+                        "format": _format(audio_input.get("format")),
                         "transcription": audio_input.get("transcription"),
                         "noise_reduction": audio_input.get("noise_reduction"),
                         "turn_detection": audio_input.get("turn_detection", _default_turn_detection()),
                     },
                     "output": {
-                        "format": audio_output.get("format", pcm),
+                        "format": _format(audio_output.get("format")),
                         "voice": audio_output.get("voice", "alloy"),
                         "speed": audio_output.get("speed", 1.0),
                     },
@@ -564,17 +527,9 @@ class RealtimeEmulator:
         }
 
     def _translation_client_secret(self, body: dict[str, Any]) -> Any:
-        lifetime = self._check_body_keys(body)
-        session = body.get("session")
-        if not isinstance(session, dict):
-            raise _invalid("Missing required parameter: 'session'.", "session", "missing_required_parameter")
-        if "type" in session:
-            raise _invalid("Unknown parameter: 'session.type'.", "session.type", "unknown_parameter")
-        model = session.get("model")
-        if not isinstance(model, str) or not model:
-            raise _invalid(
-                "Missing required parameter: 'session.model'.", "session.model", "missing_required_parameter"
-            )
+        lifetime = self._lifetime(body.get("expires_after"))
+        session = body["session"]
+        model = session["model"]
         self._check_model(model, "session.model")
         audio = session.get("audio") or {}
         audio_input, audio_output = audio.get("input") or {}, audio.get("output") or {}
@@ -599,17 +554,8 @@ class RealtimeEmulator:
         }
 
     def _transcription_session(self, body: dict[str, Any]) -> Any:
-        if "model" in body:
-            raise _invalid("Unknown parameter: 'model'.", "model", "unknown_parameter")
         fmt = body.get("input_audio_format", "pcm16")
-        if fmt not in _BETA_FORMATS:
-            raise _invalid(
-                "Invalid value for 'input_audio_format': supported values are pcm16, g711_ulaw and "
-                "g711_alaw.",
-                "input_audio_format",
-            )
-        client_secret = body.get("client_secret") or {}
-        lifetime = self._lifetime(client_secret.get("expires_at"), "client_secret.expires_at")
+        lifetime = self._lifetime((body.get("client_secret") or {}).get("expires_at"))
         self._check_transcription(body.get("input_audio_transcription"), "input_audio_transcription")
         now = int(time.time())
         return {
