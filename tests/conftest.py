@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_DAGS = ROOT / "example_dags"
@@ -92,6 +93,13 @@ def make_hook(
     return make
 
 
+@pytest.fixture
+def mint(make_hook: Callable[..., OpenAIRealtimeHook]) -> Callable[..., Any]:
+    """``mint(kind, session=None)``: a token of ``kind`` minted by the provider's hook from the emulator."""
+    hook = make_hook()
+    return lambda kind, session=None: hook.create(kind, session)
+
+
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> AirflowSandbox:
     """A real Airflow home with a migrated SQLite database, shared by the slow tests.
@@ -141,6 +149,11 @@ def browser() -> Iterator[object]:
     options = webdriver.ChromeOptions()
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
         options.add_argument(argument)
+    # WebRTC: a fake microphone, granted without a prompt, and ICE candidates as plain addresses (mDNS
+    # names would need a resolver the emulator's WebRTC library does not have).
+    options.add_argument("--use-fake-device-for-media-stream")
+    options.add_argument("--use-fake-ui-for-media-stream")
+    options.add_argument("--disable-features=WebRtcHideLocalIpsWithMdns")
     options.add_argument("--window-size=1400,1400")
     options.binary_location = chromium
     driver = webdriver.Chrome(service=Service(chromedriver), options=options)

@@ -1,6 +1,8 @@
-"""A browser opens a session with a minted token: headless Chromium's own WebSocket, the token as the
-subprotocol ``openai-insecure-api-key.<token>`` beside ``realtime`` (browsers cannot set headers), from an
-app's page on another origin than the emulator's."""
+"""A browser opens a session with a minted token, both ways a browser can, from an app's page on another
+origin than the emulator's: headless Chromium's own WebSocket, the token as the subprotocol
+``openai-insecure-api-key.<token>`` beside ``realtime`` (browsers cannot set headers); and WebRTC as OpenAI
+tells browsers to connect, a fake microphone's track and the ``oai-events`` data channel, the SDP offer
+posted to ``/v1/realtime/calls`` with the token."""
 
 from __future__ import annotations
 
@@ -29,6 +31,40 @@ socket.onmessage = (message) => {
   if (event.type === "response.done") { socket.close(); done({seen, protocol: socket.protocol}); }
 };
 socket.onerror = () => done({seen, refused: true});
+"""
+
+CALL = """
+const [base, token, done] = arguments;
+const seen = [];
+(async () => {
+  const call = new RTCPeerConnection();
+  const microphone = await navigator.mediaDevices.getUserMedia({audio: true});
+  call.addTrack(microphone.getAudioTracks()[0], microphone);
+  const events = call.createDataChannel("oai-events");
+  const commit = () => events.send(JSON.stringify({type: "input_audio_buffer.commit"}));
+  events.onmessage = (message) => {
+    const event = JSON.parse(message.data);
+    seen.push(event.type);
+    // Commit once the microphone's audio has reached the server (an empty buffer is an error event).
+    if (event.type === "session.created" || event.type === "error") setTimeout(commit, 50);
+    if (event.type === "conversation.item.input_audio_transcription.completed") {
+      call.close();
+      done({seen: [...new Set(seen)], transcript: event.transcript});
+    }
+  };
+  await call.setLocalDescription(await call.createOffer());
+  const answer = await fetch(base + "/realtime/calls", {
+    method: "POST",
+    body: call.localDescription.sdp,
+    headers: {"Authorization": "Bearer " + token, "Content-Type": "application/sdp"},
+  });
+  if (answer.status !== 201) {
+    call.close();
+    done({seen, status: answer.status, code: (await answer.json()).error.code});
+    return;
+  }
+  await call.setRemoteDescription({type: "answer", sdp: await answer.text()});
+})().catch((error) => done({seen, failed: String(error)}));
 """
 
 
@@ -79,3 +115,23 @@ def test_a_browser_opens_a_realtime_session_with_a_minted_token(
         "protocol": "realtime",
     }
     assert refused == {"seen": [], "refused": True}, "an expired token opens nothing"
+
+
+def test_a_browser_opens_a_transcription_call_over_webrtc_with_its_microphone(
+    browser: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("aiortc")
+    with RealtimeEmulator() as emulator, app_page() as page:
+        monkeypatch.setenv("AIRFLOW_CONN_BROWSER_SESSIONS", emulator.connection_json())
+        token = OpenAIRealtimeHook(conn_id="browser_sessions").create("transcription").body["value"]
+        browser.get(page)
+        browser.set_script_timeout(30)
+        opened = dict(browser.execute_async_script(CALL, emulator.base_url, token))
+        emulator.expire(token)
+        refused = dict(browser.execute_async_script(CALL, emulator.base_url, token))
+    assert opened.get("transcript") == "Hello from the emulator.", opened
+    assert opened["seen"][0] == "session.created"
+    assert {"input_audio_buffer.committed", "conversation.item.input_audio_transcription.delta"} <= set(
+        opened["seen"]
+    )
+    assert refused == {"seen": [], "status": 401, "code": "client_secret_expired"}

@@ -4,61 +4,18 @@ against OpenAI's published event schemas and parsed by the SDK's own event types
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
-import jsonschema
 import pytest
+from session_checks import AUDIO, assert_valid
 
-from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook
 from airflow_provider_realtime.testing import RealtimeEmulator
-from airflow_provider_realtime.testing.emulator import SPEC_FOLDER
 
 pytestmark = pytest.mark.version_independent
 openai = pytest.importorskip("openai")
 pytest.importorskip("websockets")
-
-EVENTS = json.loads((SPEC_FOLDER / "openai-realtime-events.json").read_text())
-AUDIO = base64.b64encode(bytes(48_000)).decode()  # one second of pcm16 silence at 24 kHz
-
-
-def assert_valid(event: dict[str, Any], kind: str) -> None:
-    """``event`` is valid against its published schema, and states no key the schema does not."""
-    schemas = EVENTS["components"]["schemas"]
-    union = "RealtimeTranslationServerEvent" if kind == "translation" else "RealtimeServerEvent"
-    names = [
-        option["$ref"].rsplit("/", 1)[1]
-        for option in schemas[union].get("anyOf", schemas[union].get("oneOf", []))
-    ]
-    matching = [
-        name for name in names if schemas[name]["properties"]["type"].get("enum", [None])[0] == event["type"]
-    ]
-    assert len(matching) == 1, f"no published schema for {event['type']}"
-    schema = {**schemas[matching[0]], "components": EVENTS["components"]}
-    jsonschema.Draft202012Validator(schema).validate(event)
-    assert set(event) <= set(schemas[matching[0]]["properties"]), f"keys the spec does not state: {event}"
-    # The SDK's own event types, validating (its recv() builds them without checks).
-    import pydantic
-    from openai.types.realtime import RealtimeServerEvent, RealtimeTranslationServerEvent
-
-    union = RealtimeTranslationServerEvent if kind == "translation" else RealtimeServerEvent
-    parsed = pydantic.TypeAdapter(union).validate_python(event)
-    assert parsed.type == event["type"]
-
-
-def mint(emulator: RealtimeEmulator, kind: str, session: dict[str, Any] | None = None) -> Any:
-    """A token of ``kind`` minted by the provider's hook (the ``emulator`` fixture points its connection at
-    ``emulator``)."""
-    return OpenAIRealtimeHook(conn_id="sessions_test").create(kind, session)
-
-
-@pytest.fixture
-def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[RealtimeEmulator]:
-    with RealtimeEmulator() as running:
-        monkeypatch.setenv("AIRFLOW_CONN_SESSIONS_TEST", running.connection_json())
-        yield running
 
 
 def sdk(emulator: RealtimeEmulator, token: str) -> Any:
@@ -71,9 +28,10 @@ def raw(event: Any) -> dict[str, Any]:
 
 
 def test_the_sdk_opens_a_realtime_session_with_a_minted_token_and_gets_a_response(
+    mint: Callable[..., Any],
     emulator: RealtimeEmulator,
 ) -> None:
-    minted = mint(emulator, "realtime", {"model": "gpt-realtime-2.1", "instructions": "Be brief."})
+    minted = mint("realtime", {"model": "gpt-realtime-2.1", "instructions": "Be brief."})
     with sdk(emulator, minted.body["value"]).realtime.connect(model="gpt-realtime-2.1") as connection:
         created = connection.recv()
         assert created.type == "session.created"
@@ -85,8 +43,10 @@ def test_the_sdk_opens_a_realtime_session_with_a_minted_token_and_gets_a_respons
         assert_valid(raw(event), "realtime")
 
 
-def test_the_sdk_opens_a_transcription_session_and_gets_the_transcript(emulator: RealtimeEmulator) -> None:
-    minted = mint(emulator, "transcription", {"input_audio_transcription": {"model": "gpt-transcribe"}})
+def test_the_sdk_opens_a_transcription_session_and_gets_the_transcript(
+    mint: Callable[..., Any], emulator: RealtimeEmulator
+) -> None:
+    minted = mint("transcription", {"input_audio_transcription": {"model": "gpt-transcribe"}})
     with sdk(emulator, minted.body["value"]).realtime.connect() as connection:
         created = connection.recv()
         assert raw(created)["session"] == minted.body["session"]
@@ -102,9 +62,11 @@ def test_the_sdk_opens_a_transcription_session_and_gets_the_transcript(emulator:
         assert_valid(raw(event), "transcription")
 
 
-def test_the_sdk_opens_a_translation_session_on_its_own_endpoint(emulator: RealtimeEmulator) -> None:
+def test_the_sdk_opens_a_translation_session_on_its_own_endpoint(
+    mint: Callable[..., Any], emulator: RealtimeEmulator
+) -> None:
     session = {"model": "gpt-realtime-translate", "audio": {"output": {"language": "es"}}}
-    minted = mint(emulator, "translation", session)
+    minted = mint("translation", session)
     client = sdk(emulator, minted.body["value"])
     with client.realtime.translations.connect(model="gpt-realtime-translate") as connection:
         created = connection.recv()
@@ -127,8 +89,10 @@ def open_raw(emulator: RealtimeEmulator, path: str, **options: Any) -> Any:
     )
 
 
-def test_a_browser_opens_a_session_with_the_token_as_a_subprotocol(emulator: RealtimeEmulator) -> None:
-    minted = mint(emulator, "realtime")
+def test_a_browser_opens_a_session_with_the_token_as_a_subprotocol(
+    mint: Callable[..., Any], emulator: RealtimeEmulator
+) -> None:
+    minted = mint("realtime")
     offered = ["realtime", "openai-insecure-api-key." + minted.body["value"]]
     with open_raw(emulator, "/v1/realtime", subprotocols=offered) as websocket:
         assert websocket.subprotocol == "realtime"
@@ -136,8 +100,10 @@ def test_a_browser_opens_a_session_with_the_token_as_a_subprotocol(emulator: Rea
     assert created["type"] == "session.created" and created["session"]["id"] == minted.body["session"]["id"]
 
 
-def test_a_malformed_event_gets_an_error_event_and_the_session_goes_on(emulator: RealtimeEmulator) -> None:
-    minted = mint(emulator, "realtime")
+def test_a_malformed_event_gets_an_error_event_and_the_session_goes_on(
+    mint: Callable[..., Any], emulator: RealtimeEmulator
+) -> None:
+    minted = mint("realtime")
     with open_raw(
         emulator, "/v1/realtime", additional_headers={"Authorization": f"Bearer {minted.body['value']}"}
     ) as ws:
@@ -164,16 +130,16 @@ def test_a_malformed_event_gets_an_error_event_and_the_session_goes_on(emulator:
 
 @pytest.mark.parametrize("case", ["unknown", "expired", "other-kind", "no-token"])
 def test_a_token_that_cannot_open_the_session_is_refused_at_the_handshake(
-    emulator: RealtimeEmulator, case: str
+    mint: Callable[..., Any], emulator: RealtimeEmulator, case: str
 ) -> None:
     from websockets.exceptions import InvalidStatus
 
     path, token = "/v1/realtime", "ek_" + "x" * 32
     if case == "expired":
-        token = mint(emulator, "realtime").body["value"]
+        token = mint("realtime").body["value"]
         emulator.expire(token)
     elif case == "other-kind":
-        token = mint(emulator, "realtime").body["value"]
+        token = mint("realtime").body["value"]
         path = "/v1/realtime/translations"
     headers = {} if case == "no-token" else {"Authorization": f"Bearer {token}"}
     with pytest.raises(InvalidStatus) as refused:
@@ -183,8 +149,10 @@ def test_a_token_that_cannot_open_the_session_is_refused_at_the_handshake(
     assert json.loads(response.body)["error"]["type"] == "invalid_request_error"
 
 
-def test_the_sdk_sees_a_refused_token_as_an_error(emulator: RealtimeEmulator) -> None:
-    token = mint(emulator, "realtime").body["value"]
+def test_the_sdk_sees_a_refused_token_as_an_error(
+    mint: Callable[..., Any], emulator: RealtimeEmulator
+) -> None:
+    token = mint("realtime").body["value"]
     emulator.expire(token)
     with pytest.raises(Exception, match="401"), sdk(emulator, token).realtime.connect(model="gpt-realtime"):
         pass

@@ -30,7 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Final
 
-from airflow_provider_realtime.testing import spec_rules
+from airflow_provider_realtime.testing import calls, spec_rules
+from airflow_provider_realtime.testing.calls import CallServer
 from airflow_provider_realtime.testing.sessions import MintedSession
 
 DEFAULT_API_KEY = "sk-emulator-key-0123456789"
@@ -221,6 +222,7 @@ class RealtimeEmulator:
         self.peak_in_flight = 0  # the most requests handled at once
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.calls = CallServer()  # WebRTC calls (testing.calls); its loop starts with the first call
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -250,6 +252,7 @@ class RealtimeEmulator:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        self.calls.close()
         deadline = time.monotonic() + 1.0
         while self.in_flight and time.monotonic() < deadline:
             time.sleep(0.005)
@@ -694,7 +697,45 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._timed_serve()
 
-    do_POST = _timed_serve
+    def do_POST(self) -> None:
+        if self.path.split("?", 1)[0] == calls.PATH:  # a browser or device starting a WebRTC call
+            self._call()
+            return
+        self._timed_serve()
+
+    def do_OPTIONS(self) -> None:
+        """The CORS preflight of a browser's call: the page is on the app's origin, not the API's."""
+        self._send_cors(204, b"", "text/plain", {"Access-Control-Max-Age": "600"})
+
+    def _call(self) -> None:
+        from airflow_provider_realtime.testing import sessions
+
+        length = int(self.headers.get("Content-Length") or 0)
+        raw_body = self.rfile.read(length) if length else b""
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        try:
+            minted = sessions.admit(calls.PATH, headers, self.emulator.sessions, time.time())
+            offer = calls.offer_of(headers.get("content-type", ""), raw_body)
+            call_id, answer = self.emulator.calls.answer(offer, minted)
+        except sessions.HandshakeRefusal as refusal:
+            self._send_cors(refusal.status, refusal.body.encode(), "application/json", {})
+        except calls.BadOffer as bad:
+            body = error_body(str(bad), "invalid_request_error", "sdp", "invalid_offer")
+            self._send_cors(400, json.dumps(body).encode(), "application/json", {})
+        else:
+            location = {"Location": f"{calls.PATH}/{call_id}"}
+            self._send_cors(201, answer.encode(), "application/sdp", location)
+
+    def _send_cors(self, status: int, payload: bytes, content_type: str, extra: dict[str, str]) -> None:
+        """An answer a page of any origin may read, as OpenAI's is (its browser examples call it anywhere)."""
+        cors = {
+            "Access-Control-Allow-Origin": self.headers.get("Origin") or "*",
+            "Access-Control-Allow-Methods": "POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Authorization, Content-Type",
+            "Access-Control-Expose-Headers": "Location",
+            "Vary": "Origin",
+        }
+        self.wfile.write(self._head(status, content_type, len(payload), {**cors, **extra}) + payload)
 
     def _head(self, status: int, content_type: str, length: int, extra: dict[str, str]) -> bytes:
         reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Unknown"

@@ -34,6 +34,7 @@ TOKEN_SUBPROTOCOL_PREFIX: Final = "openai-insecure-api-key."  # noqa: S105 - a p
 KINDS_BY_PATH: Final = {
     "/v1/realtime": ("realtime", "transcription"),
     "/v1/realtime/translations": ("translation",),
+    "/v1/realtime/calls": ("realtime", "transcription"),  # WebRTC (testing.calls)
 }
 TRANSCRIPT: Final = "Hello from the emulator."  # what every committed audio buffer "said"
 SESSION_SECONDS: Final = 3600  # how long a session may sit idle: OpenAI's sessions last up to an hour
