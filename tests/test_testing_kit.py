@@ -1,4 +1,6 @@
-"""The testing kit as a user's suite meets it: a DAG that cannot run fails the test with the reason."""
+"""The testing kit as a user's suite meets it: a DAG that cannot run fails the test with the reason; a
+module's DAG runs share one Airflow start; a token a run pushed opens a session on the emulator, and an
+expired one is refused."""
 
 from __future__ import annotations
 
@@ -17,20 +19,81 @@ BROKEN_DAG = textwrap.dedent(
     import a_module_nobody_has  # the DAG file fails to import before its dag is made
     """
 )
+TOKEN_DAGS = textwrap.dedent(
+    """
+    import pendulum
+    try:
+        from airflow.sdk import dag
+    except ImportError:  # Airflow 2
+        from airflow.decorators import dag
+    from airflow_provider_realtime.operators.realtime_session import CreateRealtimeSessionOperator
+    from airflow_provider_realtime.operators.transcription_session import CreateTranscriptionSessionOperator
+
+    START = pendulum.datetime(2026, 1, 1, tz="UTC")
+
+
+    @dag(dag_id="captions", schedule=None, start_date=START)
+    def captions():
+        CreateTranscriptionSessionOperator(task_id="mint", session={"input_audio_format": "g711_ulaw"})
+
+
+    @dag(dag_id="agent", schedule=None, start_date=START)
+    def agent():
+        CreateRealtimeSessionOperator(task_id="mint", session={"model": "gpt-realtime-2.1"})
+
+
+    captions()
+    agent()
+    """
+)
 USER_TESTS = textwrap.dedent(
     """
+    import pytest
+
+    from airflow_provider_realtime.testing import RealtimeEmulator, SessionRefused, open_session
+    from airflow_provider_realtime.testing.pytest_plugin import run_dag_tests
+
+
     def test_a_dag_whose_file_fails_to_import(realtime_connection, realtime_dag_test):
         realtime_dag_test("broken_tokens")
 
     def test_an_unknown_dag_id(realtime_connection, realtime_dag_test):
         realtime_dag_test("no_such_dag")
+
+
+    @pytest.fixture(scope="module")
+    def runs(realtime_sandbox):
+        with RealtimeEmulator() as emulator, pytest.MonkeyPatch.context() as env:
+            env.setenv("AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT", emulator.connection_json())
+            yield emulator, run_dag_tests(realtime_sandbox, ["captions", "agent"])
+
+
+    def test_the_captions_token_opens_a_transcription_session_as_minted(runs):
+        emulator, results = runs
+        minted = results["captions"].xcoms[("mint", -1, "return_value")]
+        session = open_session(emulator, minted["client_secret"])
+        assert session["type"] == "transcription"
+        assert session["audio"]["input"]["format"] == {"type": "audio/pcmu"}
+
+
+    def test_the_agent_token_opens_a_realtime_session_until_it_expires(runs):
+        emulator, results = runs
+        token = results["agent"].xcoms[("mint", -1, "return_value")]["client_secret"]
+        assert open_session(emulator, token)["model"] == "gpt-realtime-2.1"
+        emulator.expire(token)
+        with pytest.raises(SessionRefused) as refused:
+            open_session(emulator, token)
+        assert refused.value.status == 401 and token not in str(refused.value)
     """
 )
 
 
-def test_a_dag_that_cannot_run_fails_the_users_test_naming_the_error(tmp_path: Path) -> None:
+def test_a_users_suite_sees_dag_errors_shares_a_start_and_opens_sessions_with_minted_tokens(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "dags").mkdir()
     (tmp_path / "dags" / "broken_tokens.py").write_text(BROKEN_DAG)
+    (tmp_path / "dags" / "tokens.py").write_text(TOKEN_DAGS)
     (tmp_path / "conftest.py").write_text(
         'pytest_plugins = ["airflow_provider_realtime.testing.pytest_plugin"]\n'
     )
@@ -45,7 +108,7 @@ def test_a_dag_that_cannot_run_fails_the_users_test_naming_the_error(tmp_path: P
         check=False,
     )
     output = run.stdout + run.stderr
-    assert "2 failed" in run.stdout, output[-4000:]
+    assert "2 failed, 2 passed" in run.stdout, output[-4000:]
     assert "realtime_dag_test('broken_tokens') could not run the DAG" in output
     assert "No module named 'a_module_nobody_has'" in output
     assert "realtime_dag_test('no_such_dag') could not run the DAG: no such DAG in" in output

@@ -7,5 +7,6 @@
 """
 
 from airflow_provider_realtime.testing.emulator import Fault, RealtimeEmulator, RecordedRequest, error_body
+from airflow_provider_realtime.testing.sessions import SessionRefused, open_session
 
-__all__ = ["Fault", "RealtimeEmulator", "RecordedRequest", "error_body"]
+__all__ = ["Fault", "RealtimeEmulator", "RecordedRequest", "SessionRefused", "error_body", "open_session"]

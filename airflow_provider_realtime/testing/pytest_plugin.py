@@ -12,7 +12,7 @@ The DAGs folder is the ``realtime_dags_folder`` ini option (default ``dags``, be
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,11 +87,27 @@ def realtime_dag_test(realtime_sandbox: AirflowSandbox) -> Callable[..., DagTest
     test with that error; a task that fails is a run whose ``states`` say so."""
 
     def run(dag_id: str, conf: dict[str, Any] | None = None) -> DagTestResult:
-        outcome = realtime_sandbox.run_dags([DagRunRequest(dag_id, conf=conf)])[dag_id]
+        return run_dag_tests(realtime_sandbox, [dag_id], conf)[dag_id]
+
+    return run
+
+
+def run_dag_tests(
+    sandbox: AirflowSandbox, dag_ids: Sequence[str], conf: dict[str, Any] | None = None
+) -> dict[str, DagTestResult]:
+    """Run each DAG once with ``DAG.test()``, all in one Airflow start, keyed by ``dag_id``.
+
+    ``realtime_dag_test`` starts Airflow for each call (several seconds); a module whose tests read
+    several DAGs' runs can share one start by running them in a module-scoped fixture (see the README).
+    The connections are the environment's at the call (``AIRFLOW_CONN_…``). A DAG that could not run
+    fails the test with its error, as ``realtime_dag_test`` does.
+    """
+    outcomes = sandbox.run_dags([DagRunRequest(dag_id, conf=conf) for dag_id in dag_ids])
+    for dag_id, outcome in outcomes.items():
         if outcome.error is not None:
             pytest.fail(
                 f"realtime_dag_test({dag_id!r}) could not run the DAG: {outcome.error}", pytrace=False
             )
-        return DagTestResult(outcome, outcome.xcoms, outcome.states)
-
-    return run
+    return {
+        dag_id: DagTestResult(outcome, outcome.xcoms, outcome.states) for dag_id, outcome in outcomes.items()
+    }

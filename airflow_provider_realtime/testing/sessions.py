@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import secrets
 import socket
 import time
@@ -37,6 +38,9 @@ KINDS_BY_PATH: Final = {
     "/v1/realtime/calls": ("realtime", "transcription"),  # WebRTC (testing.calls)
 }
 TRANSCRIPT: Final = "Hello from the emulator."  # what every committed audio buffer "said"
+# The emulator stays quiet as its HTTP side does: nothing of each handshake in a test's or a task's log.
+_QUIET_LOGGER: Final = logging.getLogger("airflow_provider_realtime.testing.sessions.protocol")
+_QUIET_LOGGER.setLevel(logging.WARNING)
 SESSION_SECONDS: Final = 3600  # how long a session may sit idle: OpenAI's sessions last up to an hour
 
 
@@ -274,7 +278,9 @@ def serve(
     def select_subprotocol(_: ServerProtocol, offered: Sequence[Subprotocol]) -> Subprotocol | None:
         return Subprotocol(SUBPROTOCOL) if SUBPROTOCOL in offered else None
 
-    protocol = ServerProtocol(select_subprotocol=select_subprotocol, max_size=16 * 1024 * 1024)
+    protocol = ServerProtocol(
+        select_subprotocol=select_subprotocol, max_size=16 * 1024 * 1024, logger=_QUIET_LOGGER
+    )
     # The HTTP server has read the request: hand it to the protocol as bytes, which starts its parser.
     lines = [f"GET {path} HTTP/1.1", *(f"{name}: {value}" for name, value in headers.items()), "", ""]
     protocol.receive_data("\r\n".join(lines).encode("latin-1"))
@@ -325,3 +331,47 @@ def _flush(connection: socket.socket, protocol: Any) -> None:
     for chunk in protocol.data_to_send():
         if chunk:
             connection.sendall(chunk)
+
+
+class SessionRefused(Exception):
+    """The emulator refused to open a session with a token: the HTTP status and OpenAI's error object."""
+
+    def __init__(self, status: int, error: Mapping[str, Any]) -> None:
+        super().__init__(
+            f"The session was refused: HTTP {status} ({error.get('code')}): {error.get('message')}"
+        )
+        self.status, self.error = status, dict(error)
+
+
+def open_session(
+    emulator: Any, token: str, *, endpoint: str | None = None, timeout: float = 10
+) -> dict[str, Any]:
+    """Open a session with ``token`` as a client does, and return it as ``session.created`` holds it.
+
+    For tests of a DAG's client side: hand it the token a run pushed to XCom, or the one a client would
+    read from the store. It connects to the emulator's WebSocket endpoint with ``Authorization: Bearer``
+    (the endpoint of the token's kind, unless ``endpoint`` names one), reads the first event, and closes.
+    A token the emulator refuses (unknown, expired, of another kind) raises :class:`SessionRefused`.
+    Needs the ``websockets`` library (the ``[sessions]`` extra).
+    """
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    minted = emulator.sessions.get(token)
+    if endpoint is None:
+        endpoint = "/v1/realtime/translations" if minted and minted.kind == "translation" else "/v1/realtime"
+    url = emulator.base_url.replace("http://", "ws://", 1).removesuffix("/v1") + endpoint
+    try:
+        with connect(
+            url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=timeout
+        ) as socket:
+            created = json.loads(socket.recv(timeout))
+    except InvalidStatus as refused:
+        try:
+            error = json.loads(refused.response.body or b"{}").get("error") or {}
+        except ValueError:
+            error = {}
+        raise SessionRefused(refused.response.status_code, error) from None
+    if created.get("type") != "session.created":
+        raise SessionRefused(200, created.get("error") or {"message": f"first event: {created.get('type')}"})
+    return dict(created["session"])
