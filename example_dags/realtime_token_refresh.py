@@ -1,14 +1,23 @@
 """Example 2: scheduled token refresh.
 
 Every 10 minutes a fresh client secret is minted with a lifetime of 12 minutes (the schedule plus two
-minutes of overlap, so a client never holds an expired token while the next run is on its way) and
-written where a client-facing service reads it: a JSON file, replaced atomically, readable only by its
-owner. Set ``REALTIME_TOKEN_DIR`` to choose the folder (default: the system's temporary folder).
+minutes of overlap) and written where a client-facing service reads it: a JSON file, replaced atomically,
+readable only by its owner. Set ``REALTIME_TOKEN_DIR`` to choose the folder (default: the system's
+temporary folder).
+
+A token must still have enough life when a client gets it to open its session: the file says
+``use_until``, ``MARGIN`` (30 s) before the token expires, and the service hands the token out only until
+then. Choose the three so that the overlap (lifetime minus schedule) is at least ``MARGIN`` plus the
+longest the scheduler may start a run late; otherwise there are moments with no usable token, and the DAG
+file warns. They can be set from the environment (``REALTIME_REFRESH_SECONDS``,
+``REALTIME_OVERLAP_SECONDS``, ``REALTIME_MARGIN_SECONDS``), as the tests do to run many cycles quickly.
 """
 
 from __future__ import annotations
 
 import datetime
+import os
+import warnings
 
 import pendulum
 
@@ -19,8 +28,17 @@ except ImportError:  # Airflow 2
 
 from airflow_provider_realtime.operators.transcription_session import CreateTranscriptionSessionOperator
 
-REFRESH_EVERY = datetime.timedelta(minutes=10)
-OVERLAP = datetime.timedelta(minutes=2)
+REFRESH_EVERY = datetime.timedelta(seconds=int(os.environ.get("REALTIME_REFRESH_SECONDS", "600")))
+OVERLAP = datetime.timedelta(seconds=int(os.environ.get("REALTIME_OVERLAP_SECONDS", "120")))
+MARGIN = datetime.timedelta(
+    seconds=int(os.environ.get("REALTIME_MARGIN_SECONDS", "30"))
+)  # life left, at least
+if OVERLAP < MARGIN:
+    warnings.warn(
+        f"realtime_token_refresh: the schedule ({REFRESH_EVERY}) plus the margin ({MARGIN}) exceeds the "
+        f"token's lifetime ({REFRESH_EVERY + OVERLAP}): no usable token for part of every cycle",
+        stacklevel=1,
+    )
 
 
 @dag(
@@ -42,14 +60,15 @@ def realtime_token_refresh() -> None:
     def publish(result: dict) -> dict:
         """Write the token for the client-facing service; return where, and until when (not the token)."""
         import json
-        import os
         import tempfile
 
         folder = os.environ.get("REALTIME_TOKEN_DIR", tempfile.gettempdir())
         path = os.path.join(folder, "realtime_client_token.json")
+        expires_at = datetime.datetime.fromisoformat(result["client_secret_expires_at"])
         document = {
             "client_secret": result["client_secret"],
             "expires_at": result["client_secret_expires_at"],
+            "use_until": (expires_at - MARGIN).isoformat(),  # hand it out no later: it must open a session
             "session_id": result["session_id"],
         }
         descriptor, staging = tempfile.mkstemp(dir=folder, prefix=".realtime_token.")

@@ -7,6 +7,7 @@ the metadata database. The executor run is in ``test_airflow_executor.py``."""
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import shutil
@@ -248,6 +249,10 @@ def test_example_token_refresh(dag_runs: dict[str, Any]) -> None:
     assert path.parent == tmp_path
     document = json.loads(path.read_text())
     assert document["client_secret"] == shared_emulator.minted_tokens[-1]
+    use_until = datetime.datetime.fromisoformat(document["use_until"])
+    assert datetime.datetime.fromisoformat(document["expires_at"]) - use_until == datetime.timedelta(
+        seconds=30
+    )
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert document["client_secret"] not in json.dumps(published)
 
