@@ -126,12 +126,25 @@ def test_a_browser_opens_a_transcription_call_over_webrtc_with_its_microphone(
         token = OpenAIRealtimeHook(conn_id="browser_sessions").create("transcription").body["value"]
         browser.get(page)
         browser.set_script_timeout(30)
+        hook = OpenAIRealtimeHook(conn_id="browser_sessions")
+        translation = hook.create("translation", {"model": "gpt-realtime-translate"}).body["value"]
         opened = dict(browser.execute_async_script(CALL, emulator.base_url, token))
         emulator.expire(token)
-        refused = dict(browser.execute_async_script(CALL, emulator.base_url, token))
+        refused = {
+            case: dict(browser.execute_async_script(CALL, emulator.base_url, refused_token))
+            for case, refused_token in (
+                ("expired", token),
+                ("unknown", "ek_" + "7" * 32),
+                ("of another kind", translation),
+            )
+        }
     assert opened.get("transcript") == "Hello from the emulator.", opened
     assert opened["seen"][0] == "session.created"
     assert {"input_audio_buffer.committed", "conversation.item.input_audio_transcription.delta"} <= set(
         opened["seen"]
     )
-    assert refused == {"seen": [], "status": 401, "code": "client_secret_expired"}
+    assert refused == {
+        "expired": {"seen": [], "status": 401, "code": "client_secret_expired"},
+        "unknown": {"seen": [], "status": 401, "code": "invalid_api_key"},
+        "of another kind": {"seen": [], "status": 400, "code": "invalid_session_type"},
+    }

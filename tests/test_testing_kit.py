@@ -84,6 +84,22 @@ USER_TESTS = textwrap.dedent(
         with pytest.raises(SessionRefused) as refused:
             open_session(emulator, token)
         assert refused.value.status == 401 and token not in str(refused.value)
+
+
+    def test_the_official_sdk_opens_a_session_with_the_token_a_dag_task_minted(runs):
+        from openai import OpenAI
+
+        emulator, results = runs
+        token = results["captions"].xcoms[("mint", -1, "return_value")]["client_secret"]
+        client = OpenAI(api_key=token, base_url=emulator.base_url, max_retries=0)
+        with client.realtime.connect() as connection:
+            created = connection.recv()
+            connection.send({"type": "input_audio_buffer.append", "audio": "AAAA"})
+            connection.send({"type": "input_audio_buffer.commit"})
+            kinds = [connection.recv().type for _ in range(3)]
+        assert created.type == "session.created" and created.session.type == "transcription"
+        assert kinds[0] == "input_audio_buffer.committed"
+        assert kinds[1] == "conversation.item.input_audio_transcription.delta"
     """
 )
 
@@ -108,7 +124,7 @@ def test_a_users_suite_sees_dag_errors_shares_a_start_and_opens_sessions_with_mi
         check=False,
     )
     output = run.stdout + run.stderr
-    assert "2 failed, 2 passed" in run.stdout, output[-4000:]
+    assert "2 failed, 3 passed" in run.stdout, output[-4000:]
     assert "realtime_dag_test('broken_tokens') could not run the DAG" in output
     assert "No module named 'a_module_nobody_has'" in output
     assert "realtime_dag_test('no_such_dag') could not run the DAG: no such DAG in" in output

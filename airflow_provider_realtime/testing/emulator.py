@@ -8,6 +8,9 @@ checked against OpenAI's published schema (:mod:`.spec_rules`), and refused in O
 names beyond those the spec lists are refused as OpenAI does (``model_not_found``). It is deliberately
 written without the provider's own request-building code, so it can catch the provider's mistakes.
 
+A client holding a minted token opens its session here too: the WebSocket endpoints of :mod:`.sessions`
+and the WebRTC calls of :mod:`.calls`.
+
 Speed matters because it sits under benchmarks: each response is written with a single ``send`` on a
 socket with ``TCP_NODELAY`` (headers and body in two sends would meet the client's delayed ACK and add
 ~40 ms per keep-alive request through Nagle's algorithm).
