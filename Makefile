@@ -109,7 +109,7 @@ lint: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
-## make bench: the performance comparison (see README, Performance); writes bench/results.json.
+## make bench: the performance comparison (see CONTRIBUTING.md, Performance); writes bench/results.json.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 

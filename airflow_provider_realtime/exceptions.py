@@ -26,7 +26,7 @@ class RealtimeError(Exception):
     :param attempts: how many requests were sent.
     """
 
-    hint = "See the provider's README, section Errors."
+    hint = "See the provider's docs/errors.md."
 
     def __init__(
         self,

@@ -14,7 +14,7 @@
    single-token task instances under LocalExecutor (a tenth of the tokens run, the rest extrapolated).
 
 The emulator runs in its own process, so the client's CPU time is the benchmark process's own.
-Writes a JSON result file (and the README's table next to it, as .md) and prints a table. ``--smoke`` runs
+Writes a JSON result file (and CONTRIBUTING.md's table next to it, as .md) and prints a table. ``--smoke`` runs
 small sizes to keep the harness working (its `dags test` section the HttpOperator twin only).
 """
 
@@ -585,7 +585,7 @@ def table(results: dict[str, Any]) -> str:
 
 
 def markdown(results: dict[str, Any]) -> str:
-    """The README's performance section body, from a results file."""
+    """CONTRIBUTING.md's performance section body, from a results file."""
     m, i, d, g, e = (results[key] for key in ("machine", "imports", "dags_test", "growth", "emulator"))
     lines = [
         f"Taken on {m['cpu']}, {m['cores']} cores, Python {m['python']}, Airflow {m['airflow']}, "

@@ -55,7 +55,7 @@ def airflow_30_debug_echo(secret: str, output: str) -> bool:
     masker): the password Airflow's own connection lookup sends to be masked (``MaskSecret(value=…)``),
     the XComs pushed, the rendered fields; and a failed task's traceback with every frame's locals.
     Every provider's secrets show there, on the console of those local runs only; 3.1 fixed it. The
-    README's Compatibility section says so.
+    docs/compatibility.md says so.
     """
     from airflow_provider_realtime import compat
 

@@ -207,7 +207,7 @@ def test_a_task_whose_masking_relay_is_killed_goes_on_minting_and_masking(maskin
 
 
 def test_descriptor_copies_show_what_the_readme_says(masking_edges: Any) -> None:
-    """README, Security: a copy of file descriptor 1 or 2 made before a task's 33rd token, or one a capture
+    """docs/security.md: a copy of file descriptor 1 or 2 made before a task's 33rd token, or one a capture
     restores, writes to Airflow's supervisor directly: the first 32 tokens are masked there, later ones
     are not. A copy made after the mint is masked whole."""
     from airflow_provider_realtime import compat

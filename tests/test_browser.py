@@ -304,7 +304,9 @@ def test_the_flask_form_refuses_an_out_of_range_value_saying_why(
 ) -> None:
     """Airflow 2: the form does not save a value the hook would refuse, and says why (issue 20, finding 2)."""
     if compat.airflow_version() >= (3, 0):
-        pytest.skip("Airflow 3's form checks no range: the hook refuses the value, naming it (README)")
+        pytest.skip(
+            "Airflow 3's form checks no range: the hook refuses the value, naming it (docs/connection.md)"
+        )
     from selenium.webdriver.common.by import By
 
     refused_id = "realtime_refused_by_the_form"

@@ -98,7 +98,7 @@ def run_dag_tests(
     """Run each DAG once with ``DAG.test()``, all in one Airflow start, keyed by ``dag_id``.
 
     ``realtime_dag_test`` starts Airflow for each call (several seconds); a module whose tests read
-    several DAGs' runs can share one start by running them in a module-scoped fixture (see the README).
+    several DAGs' runs can share one start by running them in a module-scoped fixture (docs/testing.md).
     The connections are the environment's at the call (``AIRFLOW_CONN_…``). A DAG that could not run
     fails the test with its error, as ``realtime_dag_test`` does.
     """
