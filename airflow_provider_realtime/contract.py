@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import functools
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
@@ -80,6 +81,40 @@ def describe(value: Any) -> str:
     if isinstance(value, str):
         return repr(value) if len(value) <= 40 else f"a {len(value)}-character string"
     return f"a {type(value).__name__}"
+
+
+class SettingsError(ValueError):
+    """Every problem found in some settings at once, each a message naming its field path.
+
+    One problem reads as that problem alone; several as a list, so a DAG's author fixes them in one go.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        if len(problems) == 1:
+            super().__init__(problems[0])
+        else:
+            super().__init__(
+                f"{len(problems)} problems:\n" + "\n".join(f"- {problem}" for problem in problems)
+            )
+
+
+def problems_of(error: ValueError) -> list[str]:
+    """The problems ``error`` reports: a :class:`SettingsError`'s list, else its message."""
+    return list(error.problems) if isinstance(error, SettingsError) else [str(error)]
+
+
+def all_problems(checks: Iterable[Callable[[], Any]]) -> list[Any]:
+    """Run every check; their results, or :class:`SettingsError` with every problem any of them found."""
+    results, problems = [], []
+    for check in checks:
+        try:
+            results.append(check())
+        except ValueError as error:
+            problems.extend(problems_of(error))
+    if problems:
+        raise SettingsError(problems)
+    return results
 
 
 def fail(path: str, expectation: str, value: Any = _ABSENT) -> ValueError:
@@ -260,7 +295,10 @@ class Items:
     def check(self, value: Any, path: str) -> list[Any]:
         if not isinstance(value, (list, tuple)):
             raise fail(path, "must be a list", value)
-        return [validate(self.item, item, f"{path}[{index}]") for index, item in enumerate(value)]
+        return all_problems(
+            functools.partial(validate, self.item, item, f"{path}[{index}]")
+            for index, item in enumerate(value)
+        )
 
     def json_types(self) -> frozenset[str]:
         return frozenset({"array"})
@@ -282,28 +320,34 @@ class Fields:
     def check(self, value: Any, path: str, *, elsewhere: Mapping[str, str] | None = None) -> dict[str, Any]:
         """:param elsewhere: keys that belong to a sibling variant, with that variant's description."""
         settings = mapping(value, path)
-        for key in self.required:
-            if key not in settings:
-                raise ValueError(f"{path}.{key} is required")
+        problems = [f"{path}.{key} is required" for key in self.required if key not in settings]
         checked: dict[str, Any] = {}
         for key, item in settings.items():
-            where = f"{path}.{key}"
-            if key in self.fields:
-                checked[key] = validate(self.fields[key], item, where)
-            elif key in self.refused:
-                raise ValueError(f"{where} {self.refused[key].format(path=path)}")
-            elif elsewhere and key in elsewhere:
-                raise ValueError(f"{where} does not apply to {elsewhere[key]}")
-            elif self.closed:
-                raise ValueError(f"{where} is not a known field; allowed: {', '.join(self.fields)}")
-            elif (close := _misspelled_field(key, self.fields)) is not None:
-                raise ValueError(
-                    f"{where} is not a known field; did you mean {path}.{close}? (A field OpenAI added "
-                    "since this release goes through extra_body, unchecked.)"
-                )
-            else:
-                checked[key] = json_value(item, where)
+            try:
+                checked[key] = self._check_one(key, item, path, elsewhere)
+            except ValueError as error:
+                problems.extend(problems_of(error))
+        if problems:
+            raise SettingsError(problems)
         return checked
+
+    def _check_one(self, key: str, item: Any, path: str, elsewhere: Mapping[str, str] | None) -> Any:
+        where = f"{path}.{key}"
+        if key in self.fields:
+            return validate(self.fields[key], item, where)
+        if key in self.refused:
+            raise ValueError(f"{where} {self.refused[key].format(path=path)}")
+        if elsewhere and key in elsewhere:
+            raise ValueError(f"{where} does not apply to {elsewhere[key]}")
+        if self.closed:
+            raise ValueError(f"{where} is not a known field; allowed: {', '.join(self.fields)}")
+        close = _misspelled_field(key, self.fields)
+        if close is not None:
+            raise ValueError(
+                f"{where} is not a known field; did you mean {path}.{close}? (A field OpenAI added "
+                "since this release goes through extra_body, unchecked.)"
+            )
+        return json_value(item, where)
 
     def json_types(self) -> frozenset[str]:
         return frozenset({"object"})

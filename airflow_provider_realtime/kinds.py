@@ -38,6 +38,7 @@ from airflow_provider_realtime.contract import (
     Node,
     Nullable,
     Number,
+    SettingsError,
     Tagged,
     Text,
     as_object,
@@ -48,6 +49,7 @@ from airflow_provider_realtime.contract import (
     iso_utc,
     json_value,
     mapping,
+    problems_of,
     validate,
     validate_lifetime,
 )
@@ -617,18 +619,34 @@ def prepare(
         the way through for a field OpenAI added after this release, which the checks would take for a
         typo of a known one. Checked only to be JSON.
     """
-    seconds = check_lifetime(expires_after_seconds)
-    endpoint = resolve_endpoint(kind, endpoint)
-    extra = None if extra_body is None else json_value(mapping(extra_body, "extra_body"), "extra_body")
-    if kind == TRANSCRIPTION:
-        body = _transcription_body(endpoint, session, seconds, path)
-    else:
-        described = KINDS[kind]
-        settings = validate(described.settings[endpoint], {} if session is None else session, path)
-        if described.session_type is not None:
-            settings = {"type": described.session_type, **settings}
-        body = _current_body(settings, seconds)
+    endpoint = resolve_endpoint(kind, endpoint)  # the settings are checked by the endpoint's rules
+    problems: list[str] = []
+
+    def collected(check: Callable[[], Any]) -> Any:
+        try:
+            return check()
+        except ValueError as error:  # every problem at once: the lifetime's, the settings', extra_body's
+            problems.extend(problems_of(error))
+            return None
+
+    seconds = collected(lambda: check_lifetime(expires_after_seconds))
+    extra = collected(
+        lambda: None if extra_body is None else json_value(mapping(extra_body, "extra_body"), "extra_body")
+    )
+    body = collected(lambda: _body(kind, endpoint, session, seconds, path))
+    if problems:
+        raise SettingsError(problems)
     return PreparedRequest(kind, endpoint, seconds, body if extra is None else merged(body, extra))
+
+
+def _body(kind: str, endpoint: str, session: Any, seconds: int | None, path: str) -> dict[str, Any]:
+    if kind == TRANSCRIPTION:
+        return _transcription_body(endpoint, session, seconds, path)
+    described = KINDS[kind]
+    settings = validate(described.settings[endpoint], {} if session is None else session, path)
+    if described.session_type is not None:
+        settings = {"type": described.session_type, **settings}
+    return _current_body(settings, seconds)
 
 
 def merged(body: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

@@ -374,7 +374,7 @@ def test_count_zero_mints_nothing(realtime_connection: RealtimeEmulator) -> None
             {"count": 2, "allow_partial": "yes"}, "allow_partial must be True or False", id="partial"
         ),
         pytest.param(
-            {"session": [{}, {"input_audio_format": "mp3"}]}, r"sessions\[1\]\.input_audio_format", id="item"
+            {"session": [{}, {"input_audio_format": "mp3"}]}, r"session\[1\]\.input_audio_format", id="item"
         ),
     ],
 )

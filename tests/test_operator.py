@@ -239,11 +239,45 @@ def test_bad_arguments_fail_before_any_network_call(
     assert realtime_connection.request_count == 0
 
 
-def test_the_constructor_does_no_work() -> None:
+def test_the_constructor_reads_no_connection() -> None:
     operator = CreateTranscriptionSessionOperator(
-        task_id="mint", conn_id="does_not_exist", session={"input_audio_format": "mp3"}
+        task_id="mint", conn_id="does_not_exist", session={"input_audio_format": "g711_ulaw"}
     )
     assert "hook" not in vars(operator), "the hook is built in execute, not at DAG parse time"
+
+
+def test_settings_written_in_the_dag_file_are_checked_when_it_is_parsed_every_problem_at_once() -> None:
+    with pytest.raises(ValueError, match="Task 'mint': 4 problems") as refused:
+        CreateTranscriptionSessionOperator(
+            task_id="mint",
+            session={"input_audio_format": "mp3", "turn_detection": {"type": "server_vad", "treshold": 0.5}},
+            expires_after_seconds=5,
+            result_format="structure",
+        )
+    message = str(refused.value)
+    for problem in (
+        "result_format must be",
+        "expires_after_seconds must be between 10 and 7200, got 5",
+        "session.input_audio_format must be one of pcm16, g711_ulaw, g711_alaw, got 'mp3'",
+        "session.turn_detection.treshold is not a known field; did you mean session.turn_detection.threshold?",
+    ):
+        assert problem in message
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"session": {"input_audio_format": "{{ params.format }}"}},  # a template: known when the task runs
+        {
+            "session": {"input_audio_format": "mp3"},
+            "config": {"kind": "transcription"},
+        },  # config may override
+        {"expires_after_seconds": "{{ params.ttl }}", "session": {"input_audio_format": "mp3"}},
+    ],
+)
+def test_what_is_known_only_when_the_task_runs_is_checked_then(arguments: dict[str, object]) -> None:
+    operator = CreateTranscriptionSessionOperator(task_id="mint", **arguments)
+    assert operator.session == arguments["session"]
 
 
 def test_templated_fields_render(realtime_connection: RealtimeEmulator) -> None:

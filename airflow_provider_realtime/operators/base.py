@@ -10,7 +10,8 @@ connection is even read.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -33,6 +34,20 @@ CONFIG_KEYS = (
     "extra_body",
 )
 MAX_TOKENS_PER_TASK = 10_000  # a task's result is one XCom value: a few MB at most
+_TEMPLATE_MARKS = ("{{", "{%")
+
+
+def _literal(value: Any) -> bool:
+    """Whether ``value`` is written out in the DAG file: JSON-like, without a Jinja template in it."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return True
+    if isinstance(value, str):
+        return not any(mark in value for mark in _TEMPLATE_MARKS)
+    if isinstance(value, (list, tuple)):
+        return all(_literal(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _literal(item) for key, item in value.items())
+    return False  # an XComArg, a template object, anything known only when the task runs
 
 
 class BaseClientSecretOperator(BaseOperator):
@@ -103,9 +118,11 @@ class BaseClientSecretOperator(BaseOperator):
         concurrency: int | None = None,
         allow_partial: bool = False,
         extra_body: dict[str, Any] | None = None,
+        endpoint: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.endpoint = endpoint  # a choice for transcription sessions only; the others have one
         self.conn_id = conn_id
         self.session = session
         self.expires_after_seconds = expires_after_seconds
@@ -119,6 +136,49 @@ class BaseClientSecretOperator(BaseOperator):
         self.concurrency = concurrency
         self.allow_partial = allow_partial
         self.extra_body = extra_body
+        self._check_what_the_dag_file_says()
+
+    def _check_what_the_dag_file_says(self) -> None:
+        """Check, when the DAG file is parsed, the settings written in it: every problem at once.
+
+        Only literal values are checked here (no template, no XCom, no upstream ``config``: those are
+        known when the task runs, and checked then). It costs tens of microseconds, next to Airflow's own
+        hundreds for making the operator, and makes a typo a DAG import error that a DAG-import test in CI
+        catches, instead of a failed run.
+        """
+        given = (self.session, self.expires_after_seconds, self.count, self.extra_body, self.endpoint)
+        if self.config is not None or not all(_literal(value) for value in given):
+            return
+        from airflow_provider_realtime import contract, kinds
+
+        sessions = self.session if isinstance(self.session, (list, tuple)) else [self.session]
+        checks: list[Callable[[], Any]] = [
+            lambda: contract.check_result_format(self.result_format),
+            lambda: contract.check_flag(self.include_client_secret, "include_client_secret"),
+            lambda: contract.check_flag(self.raise_for_status, "raise_for_status"),
+            lambda: contract.check_flag(self.allow_partial, "allow_partial"),
+            lambda: (
+                None
+                if self.count is None
+                else contract.templated_integer(self.count, "count", low=0, high=MAX_TOKENS_PER_TASK)
+            ),
+            *(
+                functools.partial(
+                    kinds.prepare,
+                    self.kind,
+                    session,
+                    expires_after_seconds=self.expires_after_seconds if index == 0 else None,
+                    endpoint=self.endpoint,
+                    path="session" if len(sessions) == 1 else f"session[{index}]",
+                    extra_body=self.extra_body if index == 0 else None,
+                )
+                for index, session in enumerate(sessions)
+            ),
+        ]
+        try:
+            contract.all_problems(checks)
+        except ValueError as error:
+            raise ValueError(f"Task {self.task_id!r}: {error}") from None
 
     @cached_property
     def hook(self) -> OpenAIRealtimeHook:

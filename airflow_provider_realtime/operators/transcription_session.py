@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from airflow_provider_realtime.operators.base import CONFIG_KEYS, BaseClientSecretOperator
 
@@ -23,7 +22,3 @@ class CreateTranscriptionSessionOperator(BaseClientSecretOperator):
 
     kind = "transcription"
     template_fields: Sequence[str] = (*BaseClientSecretOperator.template_fields, "endpoint")
-
-    def __init__(self, *, endpoint: str | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.endpoint = endpoint
