@@ -126,7 +126,7 @@ lock-matrix: $(STAMP)
 	@for version in $(MATRIX); do \
 		rm -rf .venv-lock && $$(make -s python-$$version) -m venv .venv-lock && \
 		$(BIN)/uv pip install --python .venv-lock/bin/python --quiet --exclude-newer "$$(make -s lock-date-$$version)" \
-			"apache-airflow==$$version" pytest pytest-xdist hypothesis jsonschema apache-airflow-providers-redis $$(make -s lock-extras-$$version) && \
+			"apache-airflow==$$version" pytest pytest-xdist hypothesis jsonschema websockets apache-airflow-providers-redis $$(make -s lock-extras-$$version) && \
 		{ echo "# Apache Airflow $$version with the dependencies of its own time (resolved as of $$(make -s lock-date-$$version)) and the test tools. Refresh: make lock-matrix"; \
 		  $(BIN)/uv pip freeze --python .venv-lock/bin/python | grep -v -E '^(pip|setuptools|uv)=='; } \
 			> requirements/airflow-$$version.txt || exit 1; \

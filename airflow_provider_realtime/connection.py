@@ -118,7 +118,10 @@ def checked_extras(extras: Any, name: str) -> dict[str, Any]:
         if extra is None:
             allowed = ", ".join(EXTRAS_BY_NAME)
             raise ValueError(f"{name}: unknown extra {extra_name!r}; allowed: {allowed}")
-        checked[extra_name] = check_value(extra, value, f"{name}: extra {extra_name!r}")
+        try:
+            checked[extra_name] = check_value(extra, value, f"{name}: extra {extra_name!r}")
+        except ValueError as error:  # the form shows the field by its label: name it too
+            raise ValueError(f"{error} (the form's field {extra.label!r})") from None
     return checked
 
 

@@ -173,7 +173,7 @@ RELABELING: Final = {"host": "Base URL", "password": "API Key"}
 PLACEHOLDERS: Final = {
     "host": DEFAULT_BASE_URL,
     "password": "sk-...",
-    "port": "443 (optional; Airflow 3.3.2's Test button needs it)",
+    "port": "443 (optional; type it if Test says Bad Request)",
     **{extra.name: extra.placeholder for extra in EXTRA_FIELDS if extra.placeholder},
 }
 
@@ -204,10 +204,11 @@ def conn_fields() -> dict[str, dict[str, Any]]:
         elif extra.kind == "string":
             schema = {"type": ["string", "null"]}
         else:
-            # No minimum or maximum: Airflow 3.3's form does not refuse a value outside them, it silently
-            # replaces it with the bound (-1 saved as 0). The range is in the description; the hook names
-            # it when it refuses the value (task log, Test button).
-            schema = {"type": [extra.kind, "null"]}
+            # Text, not a number: Airflow 3.3's number box drops text typed into it and saves nothing
+            # (the default), and it replaces a value outside a schema's minimum or maximum with the bound
+            # (-1 saved as 0). As text, what was typed is saved as typed; the hook reads a number from it
+            # and refuses anything else, naming the field and the range (task log, Test button).
+            schema = {"type": ["string", "null"]}
         fields[extra.name] = {"label": extra.label, "schema": schema, "description": _described(extra)}
     return fields
 
@@ -215,10 +216,12 @@ def conn_fields() -> dict[str, dict[str, Any]]:
 def ui_field_behaviour(*, separator: str = "-", flask_form: bool = False) -> dict[str, Any]:
     """Hidden, relabelled and placeholder fields; ``separator`` is ``-`` in the provider info, ``_`` in
     the hook's ``get_ui_field_behaviour`` (Airflow before 3.2); ``flask_form``: Airflow 2's form, which
-    empties the API Key box after a refused Save (its placeholder says so)."""
+    empties the API Key box after a refused Save (its placeholder says so), and whose Test button needs
+    no port (the port hint is for Airflow 3.3.2's)."""
     placeholders = dict(PLACEHOLDERS)
     if flask_form:
         placeholders["password"] = "sk-... (required; type it again after a refused Save)"  # noqa: S105
+        placeholders["port"] = "443 (optional)"
     return {
         f"hidden{separator}fields": list(HIDDEN_FIELDS),
         "relabeling": dict(RELABELING),

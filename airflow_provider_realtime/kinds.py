@@ -681,7 +681,7 @@ def shape_result(
         own[key] = where.convert(value) if where.convert is not None and value is not None else value
     return {
         "client_secret": token if include_client_secret else None,
-        "client_secret_expires_at": iso_utc(secret_expires_at),
+        "expires_at": iso_utc(secret_expires_at),
         "session_id": session.get("id"),
         "session_expires_at": iso_utc(session.get("expires_at")),
         "session_type": session.get("type"),

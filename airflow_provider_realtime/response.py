@@ -37,7 +37,7 @@ class RealtimeResponse:
     request: kinds.PreparedRequest | None = field(default=None, repr=False)
 
     def structured(self, *, include_client_secret: bool = True) -> dict[str, Any]:
-        """The answer as the operators' structured result (``client_secret``, ``client_secret_expires_at``,
+        """The answer as the operators' structured result (``client_secret``, ``expires_at``,
         ``session_id``, …), for answers of the ``create_*`` methods."""
         if self.request is None:
             raise ValueError(

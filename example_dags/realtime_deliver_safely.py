@@ -54,12 +54,12 @@ def realtime_deliver_safely() -> None:
         descriptor, staging = tempfile.mkstemp(dir=folder, prefix=".realtime_token.")
         with os.fdopen(descriptor, "w") as handle:  # mkstemp creates the file with mode 0600
             json.dump(
-                {"client_secret": result["client_secret"], "expires_at": result["client_secret_expires_at"]},
+                {"client_secret": result["client_secret"], "expires_at": result["expires_at"]},
                 handle,
             )
         path = os.path.join(folder, "realtime_delivered_token.json")
         os.replace(staging, path)
-        return {"path": path, "expires_at": result["client_secret_expires_at"]}
+        return {"path": path, "expires_at": result["expires_at"]}
 
     delivered = deliver(mint.output)
     BashOperator(

@@ -39,7 +39,7 @@ def realtime_fan_out() -> None:
         return {
             result["input_audio_transcription"]["language"]: {
                 "session_id": result["session_id"],
-                "expires_at": result["client_secret_expires_at"],
+                "expires_at": result["expires_at"],
             }
             for result in results
         }

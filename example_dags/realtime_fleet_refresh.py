@@ -84,12 +84,12 @@ def realtime_fleet_refresh() -> None:
                 failures.append((index, answer))
                 continue
             token = answer.structured()
-            expires_at = datetime.datetime.fromisoformat(token["client_secret_expires_at"])
+            expires_at = datetime.datetime.fromisoformat(token["expires_at"])
             handed_out_for = int(expires_at.timestamp() - time.time() - MARGIN.total_seconds())
             if handed_out_for <= 0:
                 continue  # too little life left on arrival (a clock far off): nothing worth storing
             document = {key: token[key] for key in ("client_secret", "session_id")}
-            document["expires_at"] = token["client_secret_expires_at"]
+            document["expires_at"] = token["expires_at"]
             writes.set(KEY_PREFIX + client, json.dumps(document), ex=handed_out_for)
             earliest_expiry = min(earliest_expiry or expires_at, expires_at)
         writes.execute()

@@ -38,11 +38,10 @@ def realtime_mint_one_token() -> None:
     @task
     def describe(result: dict) -> dict:
         """Use the structured result: how long the client has, and what it was configured with."""
-        expires_at = pendulum.parse(result["client_secret_expires_at"])
+        expires_at = pendulum.parse(result["expires_at"])
         return {
             "session_id": result["session_id"],
-            # Not "client_secret_expires_at": Airflow 2 logs the value of any key holding "secret" as ***.
-            "expires_at": result["client_secret_expires_at"],
+            "expires_at": result["expires_at"],
             "seconds_left": int((expires_at - pendulum.now("UTC")).total_seconds()),
             "input_audio_format": result["input_audio_format"],
             "input_audio_transcription": result["input_audio_transcription"],

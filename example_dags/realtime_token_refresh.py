@@ -64,10 +64,10 @@ def realtime_token_refresh() -> None:
 
         folder = os.environ.get("REALTIME_TOKEN_DIR", tempfile.gettempdir())
         path = os.path.join(folder, "realtime_client_token.json")
-        expires_at = datetime.datetime.fromisoformat(result["client_secret_expires_at"])
+        expires_at = datetime.datetime.fromisoformat(result["expires_at"])
         document = {
             "client_secret": result["client_secret"],
-            "expires_at": result["client_secret_expires_at"],
+            "expires_at": result["expires_at"],
             "use_until": (expires_at - MARGIN).isoformat(),  # hand it out no later: it must open a session
             "session_id": result["session_id"],
         }
@@ -75,7 +75,7 @@ def realtime_token_refresh() -> None:
         with os.fdopen(descriptor, "w") as handle:  # mkstemp creates the file with mode 0600
             json.dump(document, handle)
         os.replace(staging, path)
-        return {"path": path, "expires_at": result["client_secret_expires_at"]}
+        return {"path": path, "expires_at": result["expires_at"]}
 
     publish(mint.output)
 

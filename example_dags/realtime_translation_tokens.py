@@ -45,7 +45,7 @@ def realtime_translation_tokens() -> None:
         return {
             result["output_language"]: {
                 "session_id": result["session_id"],
-                "expires_at": result["client_secret_expires_at"],
+                "expires_at": result["expires_at"],
             }
             for result in results
         }

@@ -57,13 +57,13 @@ def main(argv: list[str] | None = None) -> int:
         if emulator is not None:
             emulator.stop()
 
-    expires = pendulum.parse(result["client_secret_expires_at"])
+    expires = pendulum.parse(result["expires_at"])
     seconds_left = int((expires - pendulum.now("UTC")).total_seconds())
     token = result["client_secret"] or ""
     rows = [
         ("client secret", f"{token[:3]}*** ({len(token)} characters, masked)"),
         ("session id", result["session_id"]),
-        ("secret expires", f"{result['client_secret_expires_at']} ({seconds_left} s left)"),
+        ("secret expires", f"{result['expires_at']} ({seconds_left} s left)"),
         ("audio format", result["input_audio_format"]),
         ("transcription", json.dumps(result["input_audio_transcription"])),
         ("turn detection", json.dumps(result["turn_detection"])),

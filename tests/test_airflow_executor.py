@@ -259,6 +259,8 @@ def test_the_safe_delivery_example_keeps_the_token_out_of_logs_and_rendered_fiel
             ("realtime_deliver_safely",),
         ).fetchall()
     assert rendered and token not in repr(rendered)
+    # The deliver task's rendered arguments: the token masked by its key's name, its expiry readable.
+    assert re.search(r"expires_at\W+20\d\d-\d\d-\d\dT", repr(rendered)), repr(rendered)[:2000]
 
 
 @pytest.mark.parametrize("impersonation", [False, True], ids=["forked", "impersonated"])

@@ -130,7 +130,7 @@ def fill_the_react_form(
     host.send_keys(emulator.base_url)
     # The port, as the form's placeholder asks: without one, 3.3.2's Test button posts port 0 and fails.
     port = driver.find_element(By.NAME, "port")
-    assert "Test button needs it" in (port.get_attribute("placeholder") or "")
+    assert "Bad Request" in (port.get_attribute("placeholder") or "")
     port.send_keys(str(urllib.parse.urlsplit(emulator.base_url).port))
     driver.find_element(By.NAME, "password").send_keys(emulator.api_key)
     button(driver, "Extra Fields").click()
@@ -147,25 +147,28 @@ def fill_the_react_form(
     wait_for(driver, lambda d: "successfully created" in d.page_source, "the connection to be saved")
 
 
+@pytest.mark.parametrize("typed", ["0", "soon"], ids=["out-of-range", "text"])
 def test_the_react_form_saves_what_the_hook_refuses_and_its_test_says_why(
     browser: Any,
     sandbox: AirflowSandbox,
     web_ui: str,
     shared_emulator: RealtimeEmulator,
     tmp_path: Path,
+    typed: str,
 ) -> None:
-    """Airflow 3.3's form checks no range (finding 2: a schema minimum makes it replace the typed value
-    with the bound instead): it saves a timeout of 0, and the Test button then names the field and the
-    allowed range, as the task log's first lines would."""
+    """Airflow 3.3's form checks no range (a schema minimum makes it replace the typed value with the
+    bound instead), and a number box would drop text: the fields are text boxes, so it saves a timeout
+    of 0, or "soon", as typed, and the Test button then names the field, its label and the allowed
+    range, as the task log's first lines would."""
     if compat.airflow_version() < (3, 0):
         pytest.skip("Airflow 2's form refuses the value: see the Flask tests below")
     from selenium.webdriver.common.by import By
 
-    refused_id = "realtime_timeout_zero"
+    refused_id = f"realtime_timeout_{'zero' if typed == '0' else 'text'}"
     shared_emulator.reset()
     screenshot = tmp_path / "react-form-test-says-why.png"
     with screenshot_on_failure(browser, screenshot):
-        fill_the_react_form(browser, web_ui, shared_emulator, conn_id=refused_id, timeout="0")
+        fill_the_react_form(browser, web_ui, shared_emulator, conn_id=refused_id, timeout=typed)
         row = wait_for(
             browser,
             lambda d: [r for r in d.find_elements(By.CSS_SELECTOR, "tr") if refused_id in r.text],
@@ -179,6 +182,7 @@ def test_the_react_form_saves_what_the_hook_refuses_and_its_test_says_why(
     answer = json.loads(test["answer"])
     assert answer["status"] is False, answer
     assert "extra 'timeout' must be a number of seconds, more than 0 and at most 3600" in answer["message"]
+    assert "the form's field 'Read timeout (s)'" in answer["message"]
     assert not shared_emulator.requests, "nothing is sent with a refused setting"
     delete_connection(sandbox, refused_id)
 
@@ -232,6 +236,8 @@ def test_the_flask_ui_in_a_browser(
         host = browser.find_element(By.ID, "host")
         assert host.get_attribute("placeholder") == "https://api.openai.com/v1"
         host.send_keys(shared_emulator.base_url)
+        # Airflow 2's Test button needs no port: no hint of Airflow 3.3.2's trouble here.
+        assert browser.find_element(By.ID, "port").get_attribute("placeholder") == "443 (optional)"
         browser.find_element(By.ID, "password").send_keys(shared_emulator.api_key)
         assert browser.find_element(By.ID, f"{extra}api_type").get_attribute("value") == "openai"
         organization = browser.find_element(By.ID, f"{extra}organization")

@@ -259,7 +259,7 @@ def test_count_mints_that_many_alike(realtime_connection: RealtimeEmulator) -> N
     # What every item shares is pushed once; each item keeps its own token's keys.
     assert ti.pushed["shared"]["input_audio_transcription"]["model"] == "gpt-4o-mini-transcribe"
     assert {frozenset(r) for r in results} == {
-        frozenset({"client_secret", "client_secret_expires_at", "session_id", "session_expires_at"})
+        frozenset({"client_secret", "expires_at", "session_id", "session_expires_at"})
     }
     assert ti.pushed["failures"] == []
     assert ti.pushed["config"]["count"] == 25 and ti.pushed["config"]["session"] == session

@@ -575,7 +575,7 @@ def test_both_endpoints_shape_into_the_same_structured_result() -> None:
     assert current.keys() == beta.keys()
     for result in (current, beta):
         assert result["client_secret"] == "ek_abc123abc123abc123"
-        assert result["client_secret_expires_at"] == "2027-01-15T08:00:00+00:00"
+        assert result["expires_at"] == "2027-01-15T08:00:00+00:00"
         assert result["session_expires_at"] == "2027-01-15T09:00:00+00:00"
         assert result["input_audio_format"] == "g711_ulaw"
         assert result["input_audio_transcription"] == {"model": "whisper-1"}

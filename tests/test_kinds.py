@@ -394,7 +394,7 @@ def run(operator: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 
 SHARED_KEYS = {
     "client_secret",
-    "client_secret_expires_at",
+    "expires_at",
     "session_id",
     "session_expires_at",
     "session_type",

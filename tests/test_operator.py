@@ -18,7 +18,7 @@ except ImportError:  # Airflow 2
 
 STRUCTURED_KEYS = {
     "client_secret",
-    "client_secret_expires_at",
+    "expires_at",
     "modalities",
     "input_audio_format",
     "input_audio_transcription",
@@ -50,7 +50,7 @@ def test_structured_result_has_the_same_keys_for_both_endpoints(
     assert result["input_audio_format"] == "g711_ulaw"
     assert result["input_audio_transcription"] == {"model": "whisper-1", "language": "en"}
     assert result["session_id"].startswith("sess_")
-    assert result["client_secret_expires_at"].endswith("+00:00")
+    assert result["expires_at"].endswith("+00:00")
     assert ti.pushed["config"] == {
         "conn_id": "openai_realtime_default",
         "kind": "transcription",

@@ -126,7 +126,7 @@ def test_shaping_any_answer_never_raises(body: object, endpoint: str) -> None:
     result = shape_result(endpoint, body)
     assert set(result) >= {
         "client_secret",
-        "client_secret_expires_at",
+        "expires_at",
         "modalities",
         "input_audio_format",
         "input_audio_transcription",

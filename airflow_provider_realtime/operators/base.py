@@ -55,7 +55,7 @@ class BaseClientSecretOperator(BaseOperator):
     result to XCom.
 
     XCom ``return_value`` is the result: with ``result_format="structured"`` a dict of the keys every
-    kind shares (``client_secret``, ``client_secret_expires_at`` in ISO-8601 UTC, ``session_id``,
+    kind shares (``client_secret``, ``expires_at`` in ISO-8601 UTC, ``session_id``,
     ``session_expires_at``, ``session_type``, ``endpoint``) and the kind's own settings as the server
     echoed them; with ``"raw"`` ``{"status": int, "body": parsed JSON or text}``. XCom ``config`` is the
     request as given (never the key or token), to repeat it with another operator of the same kind.
@@ -417,7 +417,7 @@ class BaseClientSecretOperator(BaseOperator):
 
 
 # The keys of a structured result that belong to its token alone: never moved to the shared part.
-PER_TOKEN_KEYS = frozenset({"client_secret", "client_secret_expires_at", "session_id", "session_expires_at"})
+PER_TOKEN_KEYS = frozenset({"client_secret", "expires_at", "session_id", "session_expires_at"})
 
 
 def split_shared(results: list[dict[str, Any] | None]) -> tuple[dict[str, Any], list[dict[str, Any] | None]]:
