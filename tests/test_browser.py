@@ -141,7 +141,7 @@ def fill_the_react_form(
     driver.find_element(By.NAME, "element_max_retries").send_keys("2")
     labels = driver.find_element(By.CSS_SELECTOR, "[role=dialog]").text
     assert "Backoff initial (s)" in labels and "Retry-After max (s)" in labels, labels
-    # No placeholder for extras in Airflow 3's form (finding 6): the help text shows what the IDs look like.
+    # No placeholder for extras in Airflow 3's form: the help text shows what the IDs look like.
     assert "Looks like org-…" in labels and "Looks like proj_…" in labels, labels
     button(driver, "Save").click()
     wait_for(driver, lambda d: "successfully created" in d.page_source, "the connection to be saved")
@@ -308,7 +308,7 @@ def test_the_flask_form_refuses_an_out_of_range_value_saying_why(
     shared_emulator: RealtimeEmulator,
     tmp_path: Path,
 ) -> None:
-    """Airflow 2: the form does not save a value the hook would refuse, and says why (issue 20, finding 2)."""
+    """Airflow 2: the form does not save a value the hook would refuse, and says why."""
     if compat.airflow_version() >= (3, 0):
         pytest.skip(
             "Airflow 3's form checks no range: the hook refuses the value, naming it (docs/connection.md)"
@@ -328,7 +328,7 @@ def test_the_flask_form_refuses_an_out_of_range_value_saying_why(
         browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         # Refused: the form comes back (Airflow empties the API key), the field marked in red. Airflow 2's
         # page script then writes its own "Fields that are currently populated…" warning over every
-        # alert box, the field's error among them (Airflow's bug, finding 3): the field's help text, which
+        # alert box, the field's error among them (Airflow's bug): the field's help text, which
         # states the range, is what tells the user why.
         wait_for(
             browser,
@@ -390,8 +390,8 @@ def test_the_flask_test_button_names_the_field_and_not_a_made_up_connection_id(
     shared_emulator: RealtimeEmulator,
     tmp_path: Path,
 ) -> None:
-    """Airflow 2's Test button tests the unsaved form under a random id (finding 4): its answer names
-    "the connection", the field and the allowed range. No number is prefilled (finding 6)."""
+    """Airflow 2's Test button tests the unsaved form under a random id: its answer names
+    "the connection", the field and the allowed range. No number is prefilled."""
     if compat.airflow_version() >= (3, 0):
         pytest.skip("Airflow 3: see the React tests above")
     from selenium.webdriver.common.by import By

@@ -507,7 +507,7 @@ def test_what_only_the_current_spec_refuses_is_refused_on_the_current_endpoint(
     build_request_body(contract.TRANSCRIPTION_SESSIONS, session, lifetime)  # the beta spec accepts it
 
 
-# Refused by earlier releases, valid against a published spec (issue 19): sent for the server to judge.
+# Refused by earlier releases, valid against a published spec: sent for the server to judge.
 SPEC_VALID = [
     pytest.param({"turn_detection": {"threshold": 1.5}}, id="threshold-range-only-in-prose"),
     pytest.param({"turn_detection": {"prefix_padding_ms": -1}}, id="no-minimum-stated"),

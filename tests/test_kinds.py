@@ -231,7 +231,7 @@ def _hook(emulator: RealtimeEmulator) -> OpenAIRealtimeHook:
         ("realtime", {"parallel_tool_calls": "yes"}, r"session\.parallel_tool_calls must be True or False"),
         ("realtime", {"instructions": None}, r"session\.instructions must not be null"),
         ("realtime", ["x"], r"session must be an object"),
-        # What the published spec refuses (finding 2 of issue 19): near misses of allowed values, wrong types,
+        # What the published spec refuses : near misses of allowed values, wrong types,
         # a missing required field, and typos inside tools.
         (
             "realtime",

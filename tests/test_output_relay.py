@@ -1,4 +1,4 @@
-"""The output relay (issue 17, 8-12): a real relay process between pipes, as a supervised task runs it.
+"""The output relay: a real relay process between pipes, as a supervised task runs it.
 
 Every test starts ``output_relay.py`` the way :mod:`masking` does (``python -I -S``, no site-packages), tells
 it tokens on its control pipe, writes to its stdout and stderr pipes, and reads what it passes on.
