@@ -467,7 +467,7 @@ def test_a_wrong_key_fails_the_task_with_an_authentication_error(dag_runs: dict[
 @pytest.mark.uses_run(OUTCOMES)
 @pytest.mark.uses_run("pasted_test")
 def test_a_pasted_key_is_refused_naming_the_connection_before_any_request(dag_runs: dict[str, Any]) -> None:
-    """A key pasted with a trailing newline ."""
+    """A key pasted with a trailing newline."""
     outcomes: TaskOutcomes = dag_runs[OUTCOMES]
     assert outcomes.state("pasted_key") == "failed", outcomes.states_text()
     assert REFUSED_PASTED_KEY in plain(outcomes.run.output), outcomes.run.output[-3000:]
