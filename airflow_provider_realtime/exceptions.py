@@ -98,23 +98,33 @@ class RealtimeRateLimitError(RealtimeError):
 
 
 class RealtimeServerError(RealtimeError):
-    """5xx, 408 or 409 after every retry: OpenAI or a proxy in between is failing."""
+    """5xx or 408 after every retry: OpenAI or a proxy in between is failing."""
 
     hint = (
         "A transient server-side failure: let Airflow retry the task later, and check OpenAI's status page."
     )
 
 
-class RealtimeTimeoutError(RealtimeError):
-    """No answer within the read timeout (or no connection within the connect timeout), after every retry."""
+class RealtimeConflictError(RealtimeError):
+    """409 after every retry: the request conflicted with another one being handled."""
 
-    hint = "Raise the connection's timeout / connect_timeout extras, or check the network path to the API."
+    hint = "A transient conflict on the server's side: let Airflow retry the task."
 
 
 class RealtimeConnectionError(RealtimeError):
     """The TCP/TLS connection failed or was dropped, after every retry."""
 
     hint = "Check the connection's base URL (host), DNS, proxies and TLS settings of the worker."
+
+
+class RealtimeTimeoutError(RealtimeConnectionError):
+    """No answer within the read timeout (or no connection within the connect timeout), after every retry.
+
+    A kind of connection error, as in OpenAI's SDK (``APITimeoutError(APIConnectionError)``): code that
+    handles connection errors handles timeouts too.
+    """
+
+    hint = "Raise the connection's timeout / connect_timeout extras, or check the network path to the API."
 
 
 class RealtimeMalformedResponseError(RealtimeError):
@@ -184,8 +194,8 @@ class RealtimeBatchError(RealtimeError):
 ERROR_FOR_STATUS: Final[Mapping[int, tuple[type[RealtimeError], str]]] = {
     401: (RealtimeAuthenticationError, "Authentication failed"),
     403: (RealtimeAuthenticationError, "Permission denied"),
-    408: (RealtimeServerError, "The server failed"),
-    409: (RealtimeServerError, "The server failed"),
+    408: (RealtimeServerError, "The server timed out waiting for the request"),
+    409: (RealtimeConflictError, "Conflict"),
     429: (RealtimeRateLimitError, "Rate limited"),
 }
 SERVER_ERROR: Final = (RealtimeServerError, "The server failed")

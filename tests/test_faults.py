@@ -18,6 +18,7 @@ import pytest
 
 from airflow_provider_realtime.exceptions import (
     RealtimeAuthenticationError,
+    RealtimeConflictError,
     RealtimeConnectionError,
     RealtimeError,
     RealtimeInvalidRequestError,
@@ -71,6 +72,8 @@ SCENARIOS = [
     ),
     pytest.param([Fault.error(504), OK], {}, None, 2, id="504-then-ok"),
     pytest.param([Fault.error(408), Fault.error(409), OK], {}, None, 3, id="408-409-then-ok"),
+    pytest.param([Fault.error(409)] * 4, {}, RealtimeConflictError, 4, id="409-exhausted"),
+    pytest.param([Fault.error(408)] * 4, {}, RealtimeServerError, 4, id="408-exhausted"),
     pytest.param(
         [Fault.error(400, should_retry=True, body=BAD_REQUEST), OK],
         {},
