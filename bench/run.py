@@ -116,7 +116,7 @@ def clients(base_url: str) -> dict[str, Callable[[], Any]]:
     hook = OpenAIRealtimeHook()
 
     def provider_hook() -> Any:
-        return hook.create_client_secret(SESSION, expires_after_seconds=600).body
+        return hook.create("transcription", SESSION, expires_after_seconds=600).body
 
     class TaskInstance:
         def xcom_push(self, key: str, value: Any) -> None:
@@ -296,12 +296,12 @@ def fleet(sandbox: Any, tokens: int, mapped: int) -> dict[str, Any]:
     rows: dict[str, float] = {"network limit": tokens * FLEET_LATENCY_S / FLEET_CONCURRENCY}
     try:
         hook = OpenAIRealtimeHook("openai_realtime_fleet")
-        hook.create_client_secrets(sessions[:FLEET_CONCURRENCY], concurrency=FLEET_CONCURRENCY)  # warm
+        hook.create_many("transcription", sessions[:FLEET_CONCURRENCY], concurrency=FLEET_CONCURRENCY)  # warm
         start = time.perf_counter()
-        answers = hook.create_client_secrets(
-            sessions, concurrency=FLEET_CONCURRENCY, expires_after_seconds=600
+        answers = hook.create_many(
+            "transcription", sessions, concurrency=FLEET_CONCURRENCY, expires_after_seconds=600
         )
-        rows["provider hook, create_client_secrets"] = time.perf_counter() - start
+        rows["provider hook, create_many"] = time.perf_counter() - start
         assert all(isinstance(answer, RealtimeResponse) for answer in answers)
 
         class TaskInstance:

@@ -70,7 +70,8 @@ def realtime_fleet_refresh() -> None:
         clients = (params or {})["clients"]
         if not all(isinstance(client, str) and client for client in clients):
             raise ValueError("params.clients must be a list of client ids (non-empty text)")
-        answers = OpenAIRealtimeHook().create_client_secrets(
+        answers = OpenAIRealtimeHook().create_many(
+            "transcription",
             [SESSION] * len(clients),
             concurrency=16,
             expires_after_seconds=int((REFRESH_EVERY + OVERLAP).total_seconds()),

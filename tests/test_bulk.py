@@ -30,7 +30,7 @@ def prompt_sent(body: dict[str, object]) -> object:
 def test_results_come_back_in_input_order_one_request_each(
     make_hook: MakeHook, emulator: RealtimeEmulator
 ) -> None:
-    results = make_hook().create_client_secrets(numbered(40), concurrency=8, expires_after_seconds=300)
+    results = make_hook().create_many("transcription", numbered(40), concurrency=8, expires_after_seconds=300)
 
     assert all(isinstance(result, RealtimeResponse) for result in results)
     responses = [result for result in results if isinstance(result, RealtimeResponse)]
@@ -51,7 +51,7 @@ def test_at_most_concurrency_requests_are_in_flight_on_kept_alive_connections(
     emulator.latency = 0.05  # long enough for requests to overlap when they can
     hook = make_hook()
     for _ in range(2):
-        hook.create_client_secrets(numbered(24), concurrency=4)
+        hook.create_many("transcription", numbered(24), concurrency=4)
 
     stats = emulator.stats()
     assert stats["requests"] == 48
@@ -63,7 +63,7 @@ def test_a_failed_item_loses_no_other_token(make_hook: MakeHook, emulator: Realt
     sessions = numbered(12)
     sessions[5] = {"input_audio_transcription": {"model": "gpt-4o-transcribe-unknown"}}  # the server says no
 
-    results = make_hook().create_client_secrets(sessions, concurrency=4)
+    results = make_hook().create_many("transcription", sessions, concurrency=4)
 
     failed = results[5]
     assert isinstance(failed, RealtimeInvalidRequestError)
@@ -76,7 +76,7 @@ def test_a_failed_item_loses_no_other_token(make_hook: MakeHook, emulator: Realt
 def test_retries_happen_per_item(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
     emulator.script(Fault.error(500), Fault.drop(), Fault.error(503))
 
-    results = make_hook().create_client_secrets(numbered(10), concurrency=3)
+    results = make_hook().create_many("transcription", numbered(10), concurrency=3)
 
     assert all(isinstance(result, RealtimeResponse) for result in results)
     assert sum(r.attempts for r in results if isinstance(r, RealtimeResponse)) == 13
@@ -90,7 +90,7 @@ def test_a_requested_wait_pauses_the_whole_batch(make_hook: MakeHook, emulator: 
     emulator recorded it (one clock, one process): every later request arrives at least 1 s after it."""
     emulator.script(Fault.error(429, retry_after_ms=1000), Fault.slow(0.5), Fault.slow(0.5), Fault.slow(0.5))
 
-    results = make_hook().create_client_secrets(numbered(12), concurrency=4)
+    results = make_hook().create_many("transcription", numbered(12), concurrency=4)
 
     assert all(isinstance(result, RealtimeResponse) for result in results)
     limited, *others = emulator.requests
@@ -122,7 +122,7 @@ def test_a_stopped_batch_mints_nothing_more(make_hook: MakeHook, emulator: Realt
     signal.setitimer(signal.ITIMER_REAL, 0.3)
     try:
         with pytest.raises(Stopped):
-            make_hook().create_client_secrets(numbered(60), concurrency=2)  # 3 s if left to finish
+            make_hook().create_many("transcription", numbered(60), concurrency=2)  # 3 s if left to finish
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -138,7 +138,7 @@ def test_every_item_is_checked_before_the_first_request(
     sessions: list[object] = [*numbered(3), {"input_audio_transcription": {"modle": "x"}}]
 
     with pytest.raises(ValueError, match=r"sessions\[3\]\.input_audio_transcription\.modle .*did you mean"):
-        make_hook().create_client_secrets(sessions)
+        make_hook().create_many("transcription", sessions)
     assert emulator.request_count == 0
 
 
@@ -160,23 +160,24 @@ def test_bad_batch_arguments_fail_before_any_request(
     make_hook: MakeHook, emulator: RealtimeEmulator, arguments: dict[str, object], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        make_hook().create_client_secrets(**arguments)  # type: ignore[arg-type]
+        make_hook().create_many("transcription", **arguments)  # type: ignore[arg-type]
     assert emulator.request_count == 0
 
 
 def test_an_empty_batch_sends_nothing(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
-    assert make_hook().create_client_secrets([]) == []
+    assert make_hook().create_many("transcription", []) == []
     assert emulator.request_count == 0
 
 
 def test_every_kind_mints_in_bulk(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
     hook = make_hook()
-    agents = hook.create_realtime_client_secrets([{"instructions": f"desk {i}"} for i in range(3)])
-    translators = hook.create_translation_client_secrets(
+    agents = hook.create_many("realtime", [{"instructions": f"desk {i}"} for i in range(3)])
+    translators = hook.create_many(
+        "translation",
         [
             {"model": "gpt-realtime-translate", "audio": {"output": {"language": lang}}}
             for lang in ("es", "fr")
-        ]
+        ],
     )
 
     assert [r.body["session"]["instructions"] for r in agents if isinstance(r, RealtimeResponse)] == [
@@ -198,7 +199,7 @@ def test_every_kind_mints_in_bulk(make_hook: MakeHook, emulator: RealtimeEmulato
 def test_every_token_of_a_batch_is_masked(make_hook: MakeHook) -> None:
     from airflow_provider_realtime.compat import secrets_masker
 
-    results = make_hook().create_client_secrets([None] * 20, concurrency=10)
+    results = make_hook().create_many("transcription", [None] * 20, concurrency=10)
 
     for result in results:
         assert isinstance(result, RealtimeResponse)
@@ -208,7 +209,7 @@ def test_every_token_of_a_batch_is_masked(make_hook: MakeHook) -> None:
 def test_an_error_answer_is_returned_when_asked(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
     emulator.script(Fault.error(400))
 
-    results = make_hook().create_client_secrets([None], raise_for_status=False)
+    results = make_hook().create_many("transcription", [None], raise_for_status=False)
 
     assert isinstance(results[0], RealtimeResponse) and results[0].status == 400
     assert not isinstance(results[0], RealtimeError)

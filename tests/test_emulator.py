@@ -372,7 +372,7 @@ def test_the_command_line_emulator_serves_ipv6_loopback_and_the_hook_mints_from_
         assert base_url.startswith("http://[::1]:") and base_url.endswith("/v1"), base_url
         connection = {"conn_type": "openai_realtime", "host": base_url, "password": key}
         monkeypatch.setenv("AIRFLOW_CONN_REALTIME_IPV6", json.dumps(connection))
-        token = OpenAIRealtimeHook(conn_id="realtime_ipv6").create_client_secret().body["value"]
+        token = OpenAIRealtimeHook(conn_id="realtime_ipv6").create("transcription").body["value"]
         assert token.startswith("ek_")
     assert running.process.returncode == 0
 

@@ -138,12 +138,12 @@ def test_fault_scenario(
     emulator.script(*script)
     hook = make_hook(**extras)
     if expected is None:
-        response = hook.create_client_secret(endpoint=endpoint)
+        response = hook.create("transcription", endpoint=endpoint)
         assert response.status == 200
         assert response.attempts == attempts
     else:
         with pytest.raises(expected) as caught:
-            hook.create_client_secret(endpoint=endpoint)
+            hook.create("transcription", endpoint=endpoint)
         error = caught.value
         assert error.attempts == attempts
         message = str(error)
@@ -163,7 +163,7 @@ def test_fault_scenario(
 def test_openai_error_fields_reach_the_exception(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
     emulator.script(Fault.error(400, body=BAD_REQUEST))
     with pytest.raises(RealtimeInvalidRequestError) as caught:
-        make_hook().create_client_secret()
+        make_hook().create("transcription")
     error = caught.value
     assert (error.status, error.error_type, error.code, error.param) == (
         400,
@@ -180,7 +180,7 @@ def test_a_wrong_key_is_an_authentication_error_that_hides_the_key(
 ) -> None:
     wrong = "sk-proj-abcdefgh12345678"
     with pytest.raises(RealtimeAuthenticationError) as caught:
-        make_hook(password=wrong).create_client_secret()
+        make_hook(password=wrong).create("transcription")
     assert caught.value.attempts == 1 and caught.value.status == 401
     assert "sk-" not in str(caught.value) and "5678" not in str(caught.value)
 
@@ -200,7 +200,7 @@ def test_connection_refused_is_retried_then_reported(
     make_hook: MakeHook, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with caplog.at_level(logging.WARNING), pytest.raises(RealtimeConnectionError) as caught:
-        make_hook(host="http://127.0.0.1:9/v1", max_retries=2).create_client_secret()
+        make_hook(host="http://127.0.0.1:9/v1", max_retries=2).create("transcription")
     assert caught.value.attempts == 3
     assert "NewConnectionError" in str(caught.value) or "ConnectionRefusedError" in str(caught.value)
     retries = retry_warnings(caplog, capsys)
@@ -216,7 +216,7 @@ def test_a_retried_error_answer_warns_that_a_second_token_may_be_minted(
 ) -> None:
     emulator.script(Fault.error(503))
     with caplog.at_level(logging.WARNING):
-        make_hook().create_client_secret()
+        make_hook().create("transcription")
     (retry,) = retry_warnings(caplog, capsys)
     assert "A retried POST may mint a second token" in retry
 
@@ -227,13 +227,13 @@ def test_openai_error_details_are_in_parentheses_which_airflows_console_keeps(
     """Airflow's console renders messages with Rich, which takes "[type=…]" for markup and drops it."""
     emulator.script(Fault.error(400, body=BAD_REQUEST))
     with pytest.raises(RealtimeInvalidRequestError) as caught:
-        make_hook().create_client_secret()
+        make_hook().create("transcription")
     assert "(type=" in str(caught.value) and "[" not in str(caught.value)
 
 
 def test_raw_callers_can_have_the_error_answer_back(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
     emulator.script(Fault.error(400, body=BAD_REQUEST))
-    response = make_hook().create_client_secret(raise_for_status=False)
+    response = make_hook().create("transcription", raise_for_status=False)
     assert (response.status, response.body) == (400, BAD_REQUEST)
 
 
@@ -314,11 +314,11 @@ def test_soak_every_mint_succeeds_on_reused_connections_with_flat_memory(
 
     tracemalloc.start()  # before the warm-up, so bounded buffers that turn over cancel out
     for _ in range(warmup):
-        tokens.add(hash(hook.create_client_secret().body["value"]))
+        tokens.add(hash(hook.create("transcription").body["value"]))
     gc.collect()
     before = tracemalloc.take_snapshot()
     for _ in range(SOAK_MINTS - warmup):
-        tokens.add(hash(hook.create_client_secret().body["value"]))
+        tokens.add(hash(hook.create("transcription").body["value"]))
     gc.collect()
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()

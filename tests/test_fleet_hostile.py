@@ -136,7 +136,9 @@ def test_one_odd_answer_costs_only_its_own_item(
     attempts: int,
 ) -> None:
     with hostile.serving(per_item({3: odd})) as server:
-        results = connect(server.base_url, max_retries=2).create_client_secrets(sessions(8), concurrency=4)
+        results = connect(server.base_url, max_retries=2).create_many(
+            "transcription", sessions(8), concurrency=4
+        )
 
     others = [i for i in range(8) if i != 3]
     assert {i: tokens_by_item(results)[i] for i in others} == {
@@ -174,7 +176,7 @@ def test_3_a_negative_chunk_size_cannot_bypass_the_size_cap(
     tracemalloc.start()
     try:
         with hostile.serving(behave) as server:
-            results = connect(server.base_url).create_client_secrets(sessions(4), concurrency=2)
+            results = connect(server.base_url).create_many("transcription", sessions(4), concurrency=2)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -193,7 +195,7 @@ def test_4_early_hints_are_skipped_and_every_item_gets_its_own_token(
     with hostile.serving(
         hostile.keep_alive(lambda seen: hints + hostile.minted(seen, keep_alive=True))
     ) as server:
-        results = connect(server.base_url).create_client_secrets(sessions(6), concurrency=1)
+        results = connect(server.base_url).create_many("transcription", sessions(6), concurrency=1)
 
     assert tokens_by_item(results) == expected_tokens(server, range(6))
     assert len(tokens_by_item(results)) == 6 and len(server.requests) == 6
@@ -210,7 +212,7 @@ def test_sixteen_early_hints_before_the_answer_are_skipped(
     connect: Callable[..., OpenAIRealtimeHook],
 ) -> None:
     with hostile.serving(early_hints_then_token(16)) as server:
-        results = connect(server.base_url).create_client_secrets(sessions(2), concurrency=1)
+        results = connect(server.base_url).create_many("transcription", sessions(2), concurrency=1)
     assert tokens_by_item(results) == expected_tokens(server, range(2))
 
 
@@ -219,7 +221,7 @@ def test_more_early_hints_than_allowed_fail_the_item_without_a_retry(
 ) -> None:
     """The server answered (it may have minted), so the POST is not sent again."""
     with hostile.serving(early_hints_then_token(17)) as server:
-        (result,) = connect(server.base_url, max_retries=3).create_client_secrets(sessions(1))
+        (result,) = connect(server.base_url, max_retries=3).create_many("transcription", sessions(1))
     assert isinstance(result, RealtimeMalformedResponseError), result
     assert "more than 16 informational (1xx) answers" in str(result) and "not retried" in str(result)
     assert len(server.requests) == 1
@@ -235,8 +237,8 @@ def test_7_a_wait_longer_than_retry_after_max_stops_the_batch(
 ) -> None:
     limited = hostile.answer(429, b'{"error": {"message": "slow down"}}', {"Retry-After": "120"})
     with hostile.serving(limited) as server:
-        results = connect(server.base_url, retry_after_max=60).create_client_secrets(
-            sessions(40), concurrency=4
+        results = connect(server.base_url, retry_after_max=60).create_many(
+            "transcription", sessions(40), concurrency=4
         )
 
     assert len(server.requests) <= 4, f"{len(server.requests)} requests after the server asked for 120 s"
@@ -295,7 +297,7 @@ def test_1_a_stopped_batch_sends_nothing_after_the_stop_and_hands_back_what_it_m
     with hostile.serving(mint_five_then_rate_limit("2")) as server:
         hook = connect(server.base_url, max_retries=3, retry_after_max=60)
         with alarm_after(0.5, raise_stopped) as fired, pytest.raises(Stopped):
-            hook.create_client_secrets(sessions(60), concurrency=5, on_result=received.__setitem__)
+            hook.create_many("transcription", sessions(60), concurrency=5, on_result=received.__setitem__)
         ended = time.monotonic()
         time.sleep(0.3)  # anything still on its way would arrive meanwhile
     assert [arrival for arrival in server.arrivals if arrival > fired[0]] == []
@@ -315,7 +317,7 @@ def test_a_hook_stopped_from_on_kill_hands_back_what_it_minted_then_raises(
         hook = connect(server.base_url, max_retries=3, retry_after_max=60)
         stop = alarm_after(0.5, lambda: hook.stop("the task was killed (SIGTERM)"))
         with stop as fired, pytest.raises(RealtimeStoppedError, match=r"killed \(SIGTERM\) \(5 minted"):
-            hook.create_client_secrets(sessions(60), concurrency=5, on_result=handed.__setitem__)
+            hook.create_many("transcription", sessions(60), concurrency=5, on_result=handed.__setitem__)
         time.sleep(0.3)
     assert [arrival for arrival in server.arrivals if arrival > fired[0]] == []
     assert tokens_by_item([handed[i] for i in sorted(handed)][:5]) == expected_tokens(server, range(5))
@@ -344,7 +346,7 @@ def test_on_kill_ends_a_batch_whose_requests_are_held_in_flight_within_the_grace
         hook = connect(server.base_url, max_retries=0, timeout=30)
         stop = alarm_after(0.5, lambda: hook.stop("the task was killed (SIGTERM)"))
         with stop, pytest.raises(RealtimeStoppedError, match=r"4 minted, 0 failed, 4 not sent, 4 in flight"):
-            hook.create_client_secrets(sessions(12), concurrency=4, on_result=handed.__setitem__)
+            hook.create_many("transcription", sessions(12), concurrency=4, on_result=handed.__setitem__)
         sent = len(server.requests)
     # The 4 minted came back; the 4 held were given up after the grace, and the other 4 never sent.
     assert len(handed) == 4 and sent == 8
@@ -397,7 +399,7 @@ def test_13_a_sloppy_base_url_is_a_value_error_before_any_request(
     connection = {"conn_type": "openai_realtime", "host": host, "port": port, "password": KEY}
     monkeypatch.setenv("AIRFLOW_CONN_SLOPPY", json.dumps(connection))
     with pytest.raises(ValueError, match=message):
-        OpenAIRealtimeHook(conn_id="sloppy").create_client_secret()
+        OpenAIRealtimeHook(conn_id="sloppy").create("transcription")
 
 
 def test_13_a_port_goes_after_the_host_name(monkeypatch: pytest.MonkeyPatch) -> None:

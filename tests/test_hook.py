@@ -25,7 +25,7 @@ BETA_SESSION = {
 def test_current_endpoint_gets_the_translated_json_and_bearer_auth(
     make_hook: MakeHook, emulator: RealtimeEmulator
 ) -> None:
-    response = make_hook().create_client_secret(BETA_SESSION, expires_after_seconds=120)
+    response = make_hook().create("transcription", BETA_SESSION, expires_after_seconds=120)
 
     sent = emulator.requests[-1]
     assert (sent.method, sent.path) == ("POST", "/v1/realtime/client_secrets")
@@ -52,8 +52,8 @@ def test_current_endpoint_gets_the_translated_json_and_bearer_auth(
 
 
 def test_beta_endpoint_gets_beta_json(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
-    make_hook().create_client_secret(
-        BETA_SESSION, endpoint="transcription_sessions", expires_after_seconds=60
+    make_hook().create(
+        "transcription", BETA_SESSION, endpoint="transcription_sessions", expires_after_seconds=60
     )
 
     sent = emulator.requests[-1]
@@ -68,13 +68,13 @@ def test_beta_endpoint_gets_beta_json(make_hook: MakeHook, emulator: RealtimeEmu
 def test_organization_and_project_headers_are_sent_when_set(
     make_hook: MakeHook, emulator: RealtimeEmulator
 ) -> None:
-    make_hook(organization="org-123", project="proj_456").create_client_secret()
+    make_hook(organization="org-123", project="proj_456").create("transcription")
     headers = emulator.requests[-1].headers
     assert (headers["openai-organization"], headers["openai-project"]) == ("org-123", "proj_456")
 
 
 def test_azure_sends_the_key_as_api_key_header(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
-    make_hook(api_type="azure").create_client_secret()
+    make_hook(api_type="azure").create("transcription")
     headers = emulator.requests[-1].headers
     assert headers["api-key"] == emulator.api_key
     assert "authorization" not in headers
@@ -106,16 +106,24 @@ def test_test_connection_reports_an_unreachable_host(make_hook: MakeHook) -> Non
     assert not ok and "Connection failed" in message
 
 
+def test_the_connection_tests_wording_ends_with_the_test(make_hook: MakeHook) -> None:
+    hook = make_hook(host="http://127.0.0.1:9/v1", timeout=0)
+    ok, message = hook.test_connection()
+    assert not ok and message.startswith("the connection: extra 'timeout'")
+    with pytest.raises(ValueError, match=rf"^connection '{hook.conn_id}': extra 'timeout'"):
+        hook.create("transcription")  # later errors name the connection by its id again
+
+
 def test_the_token_is_masked_as_soon_as_it_arrives(make_hook: MakeHook) -> None:
     from airflow_provider_realtime.compat import secrets_masker
 
-    token = make_hook().create_client_secret().body["value"]
+    token = make_hook().create("transcription").body["value"]
     assert str(secrets_masker().redact(f"client got {token}")) == "client got ***"
 
 
 def test_reprs_hold_no_key_and_no_token(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
     hook = make_hook()
-    response = hook.create_client_secret()
+    response = hook.create("transcription")
     token = response.body["value"]
     for text in (repr(hook), repr(response), repr(hook.settings), str(hook.settings)):
         assert emulator.api_key not in text
@@ -124,7 +132,7 @@ def test_reprs_hold_no_key_and_no_token(make_hook: MakeHook, emulator: RealtimeE
 
 def test_connections_are_kept_alive_across_hooks(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
     for _ in range(5):
-        make_hook().create_client_secret()
+        make_hook().create("transcription")
     assert emulator.request_count == 5
     assert emulator.connection_count == 1
 
@@ -150,14 +158,14 @@ def test_bad_extras_name_the_key_and_connection_but_not_the_value(
 ) -> None:
     hook = make_hook(**extra)
     with pytest.raises(ValueError, match=message) as caught:
-        hook.create_client_secret()
+        hook.create("transcription")
     assert hook.conn_id in str(caught.value)
     assert "soon" not in str(caught.value) and "org-1" not in str(caught.value)
 
 
 def test_a_connection_without_a_key_is_a_clear_error(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
     with pytest.raises(ValueError, match="has no API key"):
-        make_hook(password="").create_client_secret()
+        make_hook(password="").create("transcription")
     assert emulator.request_count == 0
 
 
@@ -177,12 +185,12 @@ def test_uri_form_extras_arrive_as_text_and_still_work(
 
 def test_bad_settings_fail_before_any_request(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
     with pytest.raises(ValueError, match=r"session\.input_audio_format"):
-        make_hook().create_client_secret({"input_audio_format": "opus"})
+        make_hook().create("transcription", {"input_audio_format": "opus"})
     assert emulator.request_count == 0
 
 
 def test_form_prefixed_extras_are_understood(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
-    make_hook(extra__openai_realtime__organization="org-form").create_client_secret()
+    make_hook(extra__openai_realtime__organization="org-form").create("transcription")
     assert emulator.requests[-1].headers["openai-organization"] == "org-form"
 
 
@@ -200,7 +208,7 @@ def test_a_failing_supervisor_does_not_fail_the_mint(
             raise BrokenPipeError
 
     monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", BrokenComms(), raising=False)
-    assert hook.create_client_secret().status == 200
+    assert hook.create("transcription").status == 200
 
 
 @pytest.mark.parametrize(
@@ -210,7 +218,7 @@ def test_a_failing_supervisor_does_not_fail_the_mint(
 def test_only_token_shaped_text_is_masked(make_hook: MakeHook, innocent: str) -> None:
     from airflow_provider_realtime.compat import secrets_masker
 
-    token = make_hook().create_client_secret().body["value"]
+    token = make_hook().create("transcription").body["value"]
     line = f"{innocent} then {token}"
     assert str(secrets_masker().redact(line)) == f"{innocent} then ***"
 
@@ -242,7 +250,7 @@ def test_the_tokens_of_a_fleet_are_masked_wherever_they_stand_in_this_process(ma
     from airflow_provider_realtime.compat import mask_secret, secrets_masker
     from airflow_provider_realtime.masking import PUBLIC_MASK_LIMIT
 
-    answers = make_hook().create_client_secrets([None] * (PUBLIC_MASK_LIMIT + 2))
+    answers = make_hook().create_many("transcription", [None] * (PUBLIC_MASK_LIMIT + 2))
     token = answers[-1].body["value"]  # type: ignore[union-attr]
     mask_secret("another-secret-" + token[-8:] + "x")  # the masker rebuilds its replacer
     for line in (
@@ -258,7 +266,7 @@ def test_the_tokens_of_a_fleet_are_masked_wherever_they_stand_in_this_process(ma
 def test_semantic_vad_is_sent_to_the_beta_endpoint(make_hook: MakeHook, emulator: RealtimeEmulator) -> None:
     """Refused before sending by the previous release; the beta endpoint's own spec (2025-04-29) lists it."""
     session = {"turn_detection": {"type": "semantic_vad", "eagerness": "low"}}
-    answer = make_hook().create_client_secret(session, endpoint="transcription_sessions")
+    answer = make_hook().create("transcription", session, endpoint="transcription_sessions")
     assert emulator.requests[-1].path == "/v1/realtime/transcription_sessions"
     assert emulator.requests[-1].body["turn_detection"] == session["turn_detection"]
     assert answer.body["turn_detection"] == session["turn_detection"]

@@ -295,7 +295,7 @@ def test_a_hostile_server_gets_a_bounded_clear_failure(
         started = time.monotonic()
         try:
             with pytest.raises(expected) as caught:
-                hook.create_client_secret()
+                hook.create("transcription")
         finally:
             elapsed = time.monotonic() - started
             peak = tracemalloc.get_traced_memory()[1] if mib else 0
@@ -325,7 +325,7 @@ def test_2_credentials_never_follow_a_redirect_to_another_origin(
         with hostile.serving(behaviour) as server:
             hook = connect(server.base_url, api_type=api_type, max_retries=3)
             with pytest.raises(RealtimeRedirectError) as caught:
-                hook.create_client_secret()
+                hook.create("transcription")
             ok, test_message = hook.test_connection()
             assert len(server.requests) == 2
         assert elsewhere.request_count == 0, "nothing reached the other origin"
@@ -363,7 +363,7 @@ def test_1_a_malformed_key_is_a_value_error_naming_the_connection_never_the_key(
         with pytest.raises(
             ValueError, match=f"connection 'hostile_0': the API key \\(password\\).*{problem}"
         ) as caught:
-            hook.create_client_secret()
+            hook.create("transcription")
         ok, message = connect(server.base_url, password=password, **extras).test_connection()
         assert server.requests == []
     assert not ok and "the API key (password)" in message
@@ -378,7 +378,7 @@ def test_5_a_connection_of_another_type_is_refused_before_any_request(
         with pytest.raises(
             ValueError, match="connection 'hostile_0' is of type 'postgres', not 'openai_realtime'"
         ):
-            hook.create_client_secret()
+            hook.create("transcription")
         ok, message = hook.test_connection()
         assert server.requests == []
     assert not ok and "postgres" in message
@@ -418,8 +418,8 @@ def test_8_an_azure_key_echoed_back_is_scrubbed_everywhere(
     with hostile.serving(hostile.answer(401, body)) as server:
         hook = connect(server.base_url, password=AZURE_KEY, api_type="azure")
         with pytest.raises(RealtimeAuthenticationError) as caught:
-            hook.create_client_secret()
-        raw = hook.create_client_secret(raise_for_status=False)
+            hook.create("transcription")
+        raw = hook.create("transcription", raise_for_status=False)
         assert server.requests[0].headers["api-key"] == AZURE_KEY
     assert raw.status == 401
     assert_nothing_leaks(str(caught.value), json.dumps(raw.body), secret=AZURE_KEY)
@@ -430,7 +430,7 @@ def test_8_a_key_echoed_in_an_error_answer_is_scrubbed_from_the_raw_result(
     connect: Callable[..., OpenAIRealtimeHook],
 ) -> None:
     with hostile.serving(hostile.answer(401, ECHO_BODY)) as server:
-        raw = connect(server.base_url).create_client_secret(raise_for_status=False)
+        raw = connect(server.base_url).create("transcription", raise_for_status=False)
     assert raw.status == 401 and raw.body["error"]["message"].startswith("Incorrect API key provided: ***")
     assert_nothing_leaks(json.dumps(raw.body))
 
@@ -441,7 +441,7 @@ def test_2_the_hook_still_mints_through_a_well_behaved_gzip_answer(
     with hostile.serving(
         hostile.answer(200, hostile.gzipped(OK_BODY), {"Content-Encoding": "gzip"})
     ) as server:
-        response = connect(server.base_url).create_client_secret()
+        response = connect(server.base_url).create("transcription")
         assert server.requests[0].headers["accept-encoding"] == "gzip, deflate"
     assert response.body["value"] == "ek_" + "a" * 32
 
@@ -484,7 +484,7 @@ def test_9_bad_connection_extras_are_value_errors_naming_the_field(
 ) -> None:
     with hostile.serving(hostile.answer(200, OK_BODY)) as server:
         with pytest.raises(ValueError, match=message):
-            connect(server.base_url, **extras).create_client_secret()
+            connect(server.base_url, **extras).create("transcription")
         assert server.requests == []
 
 
@@ -504,5 +504,5 @@ def test_9_a_bad_base_url_is_a_value_error_that_does_not_echo_it(
     connect: Callable[..., OpenAIRealtimeHook], host: str, message: str
 ) -> None:
     with pytest.raises(ValueError, match=message) as caught:
-        connect(host).create_client_secret()
+        connect(host).create("transcription")
     assert "user:pass" not in str(caught.value) and "passwd" not in str(caught.value)

@@ -144,5 +144,5 @@ def test_a_key_sent_back_as_the_request_id_of_an_error_is_not_in_the_hooks_excep
     with hostile.serving(hostile.answer(500, body, {"x-request-id": f"req_{KEY}"})) as server:
         hook = OpenAIRealtimeHook(conn_id=connect(server.base_url, max_retries=0))
         with pytest.raises(RealtimeServerError) as caught:
-            hook.create_client_secret()
+            hook.create("transcription")
     assert KEY[8:] not in str(caught.value) and KEY[8:] not in (caught.value.request_id or "")

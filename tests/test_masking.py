@@ -24,7 +24,7 @@ MINT_THEN_REDACT = textwrap.dedent(
     from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook
 
     count, concurrency = int(sys.argv[1]), int(sys.argv[2])
-    results = OpenAIRealtimeHook(conn_id="masking").create_client_secrets([None] * count, concurrency=concurrency)
+    results = OpenAIRealtimeHook(conn_id="masking").create_many("transcription", [None] * count, concurrency=concurrency)
     tokens = [result.body["value"] for result in results]
     masker = secrets_masker()
     unknown = "ek_" + "Q" * 40

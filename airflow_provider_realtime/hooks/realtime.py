@@ -137,7 +137,7 @@ class OpenAIRealtimeHook(BaseHook):
         return shared_http_session()
 
     # ----------------------------------------------------------------------------------------------
-    # Minting: create() and create_many() are the one path; the named methods are aliases of them.
+    # Minting: create() one token, create_many() a fleet.
     # ----------------------------------------------------------------------------------------------
 
     def create(
@@ -151,7 +151,7 @@ class OpenAIRealtimeHook(BaseHook):
         require_client_secret: bool = True,
         extra_body: dict[str, Any] | None = None,
     ) -> RealtimeResponse:
-        """Mint a client secret of ``kind``: the path every ``create_*`` method and operator takes.
+        """Mint a client secret of ``kind``: the path every operator takes.
 
         :param kind: ``transcription``, ``realtime`` or ``translation``.
         :param session: the kind's session settings (transcription: the beta or the current shape);
@@ -176,32 +176,6 @@ class OpenAIRealtimeHook(BaseHook):
         )
         return dataclasses.replace(response, request=request)
 
-    def create_client_secret(self, session: Any = None, **options: Any) -> RealtimeResponse:
-        """Mint a client secret for a transcription session: :meth:`create` of ``transcription``."""
-        return self.create(kinds.TRANSCRIPTION, session, **options)
-
-    def create_realtime_client_secret(self, session: Any = None, **options: Any) -> RealtimeResponse:
-        """Mint a client secret for a realtime (speech-to-speech, voice agent) session: :meth:`create`
-        of ``realtime`` (settings: ``model``, ``instructions``, ``audio``, ``tools``, …)."""
-        return self.create(kinds.REALTIME, session, **options)
-
-    def create_translation_client_secret(self, session: Any = None, **options: Any) -> RealtimeResponse:
-        """Mint a client secret for a live translation session: :meth:`create` of ``translation``
-        (settings: ``model``, required, and ``audio``)."""
-        return self.create(kinds.TRANSLATION, session, **options)
-
-    def create_client_secrets(self, sessions: Sequence[Any], **options: Any) -> list[Result]:
-        """One transcription client secret per item of ``sessions``: :meth:`create_many`."""
-        return self.create_many(kinds.TRANSCRIPTION, sessions, **options)
-
-    def create_realtime_client_secrets(self, sessions: Sequence[Any], **options: Any) -> list[Result]:
-        """One realtime (voice agent) client secret per item of ``sessions``: :meth:`create_many`."""
-        return self.create_many(kinds.REALTIME, sessions, **options)
-
-    def create_translation_client_secrets(self, sessions: Sequence[Any], **options: Any) -> list[Result]:
-        """One live translation client secret per item of ``sessions``: :meth:`create_many`."""
-        return self.create_many(kinds.TRANSLATION, sessions, **options)
-
     def create_many(
         self,
         kind: str,
@@ -215,8 +189,8 @@ class OpenAIRealtimeHook(BaseHook):
         on_result: Callable[[int, Result], None] | None = None,
         extra_body: dict[str, Any] | None = None,
     ) -> list[Result]:
-        """Mint a client secret of ``kind`` per item of ``sessions``: the bulk path of every
-        ``create_*_client_secrets`` method and of the operators' ``count``.
+        """Mint a client secret of ``kind`` per item of ``sessions``: the bulk path (the operators'
+        ``count`` and lists of settings).
 
         Every item is checked, and the connection read, before the first request. Requests share the
         process's kept-alive connections; a server's requested wait (429 ``retry-after``) pauses them all,
@@ -383,12 +357,18 @@ class OpenAIRealtimeHook(BaseHook):
     _testing = False
 
     def test_connection(self) -> tuple[bool, str]:
-        """Check the key and base URL with ``GET {base}/models``: cheap, and mints nothing."""
+        """Check the key and base URL with ``GET {base}/models``: cheap, and mints nothing.
+
+        Its messages say "the connection" (Airflow 2's Test button tests the unsaved form under a random
+        id), for this call only: the hook's later errors name the connection by its id again.
+        """
         self._testing = True
         try:
             response = self._request("GET", "/models", None, retry=False)
         except (RealtimeError, ValueError) as error:
             return False, str(error)
+        finally:
+            self._testing = False
         if response.status >= 400:
             return False, str(error_for_status(response))
         return True, f"Connected to {self.base_url}: GET /models answered {response.status}"

@@ -33,7 +33,7 @@ def supervised_mask_probe() -> None:
         blocks: list[float] = []
         start = time.perf_counter()
         for index in range(1, int(params["tokens"]) + 1):
-            token = hook.create_client_secret(expires_after_seconds=600).body["value"]
+            token = hook.create("transcription", expires_after_seconds=600).body["value"]
             log.info("minted token=%s", token)
             print(f"printed token={token}", flush=True)
             if index % int(params["block"]) == 0:

@@ -26,7 +26,7 @@ def realtime_careless_fleet() -> None:
 
         from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook
 
-        answers = OpenAIRealtimeHook().create_client_secrets([None] * TOKENS)
+        answers = OpenAIRealtimeHook().create_many("transcription", [None] * TOKENS)
         for number, answer in enumerate(answers):
             token = answer.body["value"]  # type: ignore[union-attr]
             logging.getLogger(__name__).info("careless log %d: %s", number, token)

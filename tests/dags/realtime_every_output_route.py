@@ -38,7 +38,7 @@ def realtime_every_output_route() -> None:
 
         log = logging.getLogger("airflow.task")
         fleet = [None] * (PUBLIC_MASK_LIMIT + 8)
-        answers = OpenAIRealtimeHook().create_client_secrets(fleet, concurrency=1)  # in order
+        answers = OpenAIRealtimeHook().create_many("transcription", fleet, concurrency=1)  # in order
         for token in (answers[0].body["value"], answers[-1].body["value"]):  # type: ignore[union-attr]
             log.warning("as bytes %s", token.encode())
             log.warning("as an object %s", Desk(token))
@@ -63,7 +63,7 @@ def realtime_every_output_route() -> None:
     def fails() -> None:
         from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook
 
-        token = OpenAIRealtimeHook().create_client_secret().body["value"]
+        token = OpenAIRealtimeHook().create("transcription").body["value"]
         open(f"/nonexistent/{token}.json")  # noqa: SIM115 - raises, with the token in its file name
 
     every_route()

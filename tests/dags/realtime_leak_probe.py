@@ -44,7 +44,7 @@ def realtime_leak_probe() -> None:
 
         from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook
 
-        token = OpenAIRealtimeHook().create_client_secret().body["value"]
+        token = OpenAIRealtimeHook().create("transcription").body["value"]
         logging.getLogger("careless").warning("the token is %s", token)
         print(f"printed token={token}")
         return len(token)
@@ -67,7 +67,7 @@ def realtime_leak_probe() -> None:
         handler_log = logging.getLogger("every_route.saved_handler")
         handler_log.addHandler(logging.StreamHandler(sys.stdout))
         handler_log.propagate = False
-        answers = OpenAIRealtimeHook().create_client_secrets([None] * (PUBLIC_MASK_LIMIT + 8))
+        answers = OpenAIRealtimeHook().create_many("transcription", [None] * (PUBLIC_MASK_LIMIT + 8))
         tokens = [answers[0].body["value"], answers[-1].body["value"]]  # type: ignore[union-attr]
         for token in tokens:
             subprocess.run(["echo", f"from a child {token}"], check=True)

@@ -63,15 +63,15 @@ def realtime_masking_edges() -> None:
         from airflow_provider_realtime.masking import PUBLIC_MASK_LIMIT
 
         hook = OpenAIRealtimeHook()
-        before = hook.create_client_secrets([None] * (PUBLIC_MASK_LIMIT + 8))
+        before = hook.create_many("transcription", [None] * (PUBLIC_MASK_LIMIT + 8))
         relays = _relay_pids()
         for pid in relays:
             os.kill(pid, signal.SIGKILL)
         until = time.monotonic() + 30
         while _relay_pids() and time.monotonic() < until:
             time.sleep(0.05)
-        single = hook.create_client_secret().body["value"]
-        after = hook.create_client_secrets([None] * 8)
+        single = hook.create("transcription").body["value"]
+        after = hook.create_many("transcription", [None] * 8)
         tokens = [before[-1].body["value"], single, after[-1].body["value"]]  # type: ignore[union-attr]
         for token in tokens:
             print(f"printed after the kill {token}", flush=True)
@@ -88,7 +88,9 @@ def realtime_masking_edges() -> None:
 
         early = os.dup(1)  # before the first mint
         # One at a time, so that the last item is the last minted: past the 32nd.
-        answers = OpenAIRealtimeHook().create_client_secrets([None] * (PUBLIC_MASK_LIMIT + 8), concurrency=1)
+        answers = OpenAIRealtimeHook().create_many(
+            "transcription", [None] * (PUBLIC_MASK_LIMIT + 8), concurrency=1
+        )
         late = os.dup(1)  # after the mint
         first, last = answers[0].body["value"], answers[-1].body["value"]  # type: ignore[union-attr]
         for name, token in (("first", first), ("last", last)):
@@ -108,7 +110,9 @@ def realtime_masking_edges() -> None:
         with tempfile.TemporaryFile() as captured:
             os.dup2(captured.fileno(), 1)
             fleet = [None] * (PUBLIC_MASK_LIMIT + 8)
-            answers = OpenAIRealtimeHook().create_client_secrets(fleet, concurrency=1)  # the last, last
+            answers = OpenAIRealtimeHook().create_many(
+                "transcription", fleet, concurrency=1
+            )  # the last, last
             os.dup2(saved, 1)
         first, last = answers[0].body["value"], answers[-1].body["value"]  # type: ignore[union-attr]
         for name, token in (("first", first), ("last", last)):
