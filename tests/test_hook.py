@@ -331,3 +331,13 @@ def test_a_tested_connection_is_not_named_by_the_id_the_ui_made_up_for_it(make_h
     assert not ok
     assert message.startswith("the connection: extra 'timeout' must be a number of seconds, more than 0")
     assert hook.conn_id not in message
+
+
+def test_get_conn_is_the_checked_connection_and_its_repr_shows_no_key(
+    make_hook: MakeHook, emulator: RealtimeEmulator
+) -> None:
+    connection = make_hook(organization="org-1").get_conn()
+    assert connection.base_url == emulator.base_url
+    assert connection.headers["Authorization"] == f"Bearer {emulator.api_key}"
+    assert connection.headers["OpenAI-Organization"] == "org-1"
+    assert emulator.api_key not in repr(connection)

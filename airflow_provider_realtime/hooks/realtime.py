@@ -32,8 +32,6 @@ from airflow_provider_realtime.retry import (
 )
 
 if TYPE_CHECKING:
-    import requests
-
     from airflow_provider_realtime.batch import Batch
 
 __all__ = ["ConnectionSettings", "OpenAIRealtimeHook", "RealtimeResponse", "Timeout"]
@@ -130,11 +128,14 @@ class OpenAIRealtimeHook(BaseHook):
         """The API base URL this hook calls, e.g. ``https://api.openai.com/v1``."""
         return self.settings.base_url
 
-    def get_conn(self) -> requests.Session:
-        """Return the HTTP session (shared by the process, so connections are kept alive)."""
-        from airflow_provider_realtime.transport import shared_http_session
+    def get_conn(self) -> ConnectionSettings:
+        """The connection as the hook sends with it: base URL, headers with the key, timeouts, retry policy.
 
-        return shared_http_session()
+        Checked once (a ``ValueError`` names the connection and the field); its repr shows neither the
+        headers nor the proxies. HTTP goes through one session shared by the process (kept-alive
+        connections), which holds no credentials: they travel with each request, to the base URL only.
+        """
+        return self.settings
 
     # ----------------------------------------------------------------------------------------------
     # Minting: create() one token, create_many() a fleet.
@@ -443,13 +444,13 @@ class OpenAIRealtimeHook(BaseHook):
     ) -> tuple[RealtimeResponse | None, RealtimeError | None, Mapping[str, str]]:
         """One exchange: ``(answer, None, its headers)``, or ``(None, failure, {})`` for a retryable
         failure; raises for what must not be retried (a redirect, an answer that broke off)."""
-        from airflow_provider_realtime.transport import ExchangeError, exchange
+        from airflow_provider_realtime.transport import ExchangeError, exchange, shared_http_session
 
         settings = self.settings
         label = f"{method} {url}"
         try:
             answer = exchange(
-                self.get_conn(),
+                shared_http_session(),
                 method,
                 url,
                 body=body,
