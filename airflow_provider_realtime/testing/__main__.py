@@ -1,4 +1,4 @@
-"""Run the emulator: ``python -m airflow_provider_realtime.testing --port 8080`` (or ``realtime-emulator``).
+"""Run the emulator: ``python -m airflow_provider_realtime.testing --port 8765`` (or ``realtime-emulator``).
 
 The only line printed to standard output is the base URL, so scripts can read it and point a connection
 at it; the API key it accepts (``--api-key``, by default ``DEFAULT_API_KEY``) goes to standard error. On

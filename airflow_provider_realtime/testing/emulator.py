@@ -179,7 +179,7 @@ class RealtimeEmulator:
 
     Use it as a context manager (``with RealtimeEmulator() as emu: emu.base_url``), through the pytest
     fixture in :mod:`airflow_provider_realtime.testing.pytest_plugin`, or from the command line
-    (``python -m airflow_provider_realtime.testing --port 8080``).
+    (``python -m airflow_provider_realtime.testing --port 8765``).
 
     :param api_key: the only key accepted (as ``Authorization: Bearer`` or Azure's ``api-key``).
     :param host: address to listen on; keep it on loopback.
