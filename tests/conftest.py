@@ -71,24 +71,41 @@ def emulator(realtime_emulator: RealtimeEmulator) -> RealtimeEmulator:
 
 
 @pytest.fixture
-def make_hook(
-    emulator: RealtimeEmulator, monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., OpenAIRealtimeHook]:
-    """Build a hook on a fresh connection to the emulator; keyword arguments become extras."""
+def connection_to(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    """``connection_to(host, *, password, conn_type="openai_realtime", name="realtime_test", **extras)``:
+    store a fresh connection for the test (an ``AIRFLOW_CONN_…`` variable) and return its id
+    (``{name}_{n}``)."""
+    import json
+
     counter = iter(range(1_000_000))
 
-    def make(password: str | None = None, host: str | None = None, **extra: object) -> OpenAIRealtimeHook:
-        conn_id = f"realtime_test_{next(counter)}"
-        connection = {
-            "conn_type": "openai_realtime",
-            "host": host or emulator.base_url,
-            "password": password if password is not None else emulator.api_key,
-            "extra": {**FAST_RETRIES, **extra},
-        }
-        import json
-
+    def store(
+        host: str,
+        *,
+        password: str,
+        conn_type: str = "openai_realtime",
+        name: str = "realtime_test",
+        **extra: object,
+    ) -> str:
+        conn_id = f"{name}_{next(counter)}"
+        connection = {"conn_type": conn_type, "host": host, "password": password, "extra": extra}
         monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
-        return OpenAIRealtimeHook(conn_id=conn_id)
+        return conn_id
+
+    return store
+
+
+@pytest.fixture
+def make_hook(
+    emulator: RealtimeEmulator, connection_to: Callable[..., str]
+) -> Callable[..., OpenAIRealtimeHook]:
+    """Build a hook on a fresh connection to the emulator; keyword arguments become extras."""
+
+    def make(password: str | None = None, host: str | None = None, **extra: object) -> OpenAIRealtimeHook:
+        key = password if password is not None else emulator.api_key
+        return OpenAIRealtimeHook(
+            conn_id=connection_to(host or emulator.base_url, password=key, **FAST_RETRIES, **extra)
+        )
 
     return make
 

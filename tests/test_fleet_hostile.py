@@ -47,19 +47,11 @@ def item_of(seen: Seen) -> int:
 
 
 @pytest.fixture
-def connect(monkeypatch: pytest.MonkeyPatch) -> Callable[..., OpenAIRealtimeHook]:
-    counter = iter(range(1_000_000))
-
+def connect(connection_to: Callable[..., str]) -> Callable[..., OpenAIRealtimeHook]:
     def make(base_url: str, **extra: Any) -> OpenAIRealtimeHook:
-        conn_id = f"fleet_{next(counter)}"
-        connection = {
-            "conn_type": "openai_realtime",
-            "host": base_url,
-            "password": KEY,
-            "extra": {**FAST, **extra},
-        }
-        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
-        return OpenAIRealtimeHook(conn_id=conn_id)
+        return OpenAIRealtimeHook(
+            conn_id=connection_to(base_url, password=KEY, name="fleet", **{**FAST, **extra})
+        )
 
     return make
 
@@ -153,7 +145,7 @@ def test_one_odd_answer_costs_only_its_own_item(
         assert KEY not in str(results[3]) and "***" not in json.dumps(tokens_by_item(results))
 
 
-def test_3_a_negative_chunk_size_cannot_bypass_the_size_cap(
+def test_a_negative_chunk_size_cannot_bypass_the_size_cap(
     connect: Callable[..., OpenAIRealtimeHook],
 ) -> None:
     """Chunk size -1 makes http.client read to the end of the stream in one call: the server offers
@@ -185,7 +177,7 @@ def test_3_a_negative_chunk_size_cannot_bypass_the_size_cap(
     assert peak < 64 * MIB, f"peak {peak / MIB:.0f} MiB"
 
 
-def test_4_early_hints_are_skipped_and_every_item_gets_its_own_token(
+def test_early_hints_are_skipped_and_every_item_gets_its_own_token(
     connect: Callable[..., OpenAIRealtimeHook],
 ) -> None:
     """103 Early Hints before each 200, on one kept-alive connection: http.client alone would take the
@@ -232,7 +224,7 @@ def test_more_early_hints_than_allowed_fail_the_item_without_a_retry(
 # --------------------------------------------------------------------------------------------------
 
 
-def test_7_a_wait_longer_than_retry_after_max_stops_the_batch(
+def test_a_wait_longer_than_retry_after_max_stops_the_batch(
     connect: Callable[..., OpenAIRealtimeHook],
 ) -> None:
     limited = hostile.answer(429, b'{"error": {"message": "slow down"}}', {"Retry-After": "120"})
@@ -286,7 +278,7 @@ def mint_five_then_rate_limit(wait: str) -> hostile.Behaviour:
     return behave
 
 
-def test_1_a_stopped_batch_sends_nothing_after_the_stop_and_hands_back_what_it_minted(
+def test_a_stopped_batch_sends_nothing_after_the_stop_and_hands_back_what_it_minted(
     connect: Callable[..., OpenAIRealtimeHook],
 ) -> None:
     """The server asks for 2 s pauses (honoured: under retry_after_max) that would hold the batch for
@@ -353,7 +345,7 @@ def test_on_kill_ends_a_batch_whose_requests_are_held_in_flight_within_the_grace
     assert all(not isinstance(result, RealtimeError) for result in handed.values())
 
 
-def test_1_a_stopped_fleet_task_pushes_the_tokens_it_minted(
+def test_a_stopped_fleet_task_pushes_the_tokens_it_minted(
     connect: Callable[..., OpenAIRealtimeHook], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from airflow_provider_realtime.operators.transcription_session import CreateTranscriptionSessionOperator
@@ -393,7 +385,7 @@ def test_1_a_stopped_fleet_task_pushes_the_tokens_it_minted(
         pytest.param("https://api.openai.com:8443/v1", 443, "names port 8443", id="two-ports"),
     ],
 )
-def test_13_a_sloppy_base_url_is_a_value_error_before_any_request(
+def test_a_sloppy_base_url_is_a_value_error_before_any_request(
     monkeypatch: pytest.MonkeyPatch, host: str, port: int | None, message: str
 ) -> None:
     connection = {"conn_type": "openai_realtime", "host": host, "port": port, "password": KEY}
@@ -402,7 +394,7 @@ def test_13_a_sloppy_base_url_is_a_value_error_before_any_request(
         OpenAIRealtimeHook(conn_id="sloppy").create("transcription")
 
 
-def test_13_a_port_goes_after_the_host_name(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_port_goes_after_the_host_name(monkeypatch: pytest.MonkeyPatch) -> None:
     connection = {"conn_type": "openai_realtime", "host": "api.openai.com/v1", "port": 443, "password": KEY}
     monkeypatch.setenv("AIRFLOW_CONN_PORTED", json.dumps(connection))
     assert OpenAIRealtimeHook(conn_id="ported").base_url == "https://api.openai.com:443/v1"
@@ -413,7 +405,7 @@ def test_13_a_port_goes_after_the_host_name(monkeypatch: pytest.MonkeyPatch) -> 
     [{"a", "b"}, b"{}", object(), {"x": float("nan")}, {"x": {1, 2}}],
     ids=["set", "bytes", "object", "nan", "nested-set"],
 )
-def test_14_a_body_that_is_not_json_is_a_value_error_before_any_request(
+def test_a_body_that_is_not_json_is_a_value_error_before_any_request(
     connect: Callable[..., OpenAIRealtimeHook], body: Any
 ) -> None:
     with hostile.serving(hostile.minted_behaviour()) as server, pytest.raises(ValueError, match="body"):

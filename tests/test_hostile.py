@@ -61,16 +61,15 @@ def assert_nothing_leaks(*texts: str, secret: str = KEY) -> None:
 
 
 @pytest.fixture
-def connect(monkeypatch: pytest.MonkeyPatch) -> Callable[..., OpenAIRealtimeHook]:
+def connect(connection_to: Callable[..., str]) -> Callable[..., OpenAIRealtimeHook]:
     """A hook on a fresh connection: ``connect(host, password=KEY, conn_type=..., **extras)``."""
-    counter = iter(range(1_000_000))
 
     def make(
         host: str, *, password: str = KEY, conn_type: str = "openai_realtime", **extra: Any
     ) -> OpenAIRealtimeHook:
-        conn_id = f"hostile_{next(counter)}"
-        connection = {"conn_type": conn_type, "host": host, "password": password, "extra": {**TIGHT, **extra}}
-        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
+        conn_id = connection_to(
+            host, password=password, conn_type=conn_type, name="hostile", **{**TIGHT, **extra}
+        )
         return OpenAIRealtimeHook(conn_id=conn_id)
 
     return make
@@ -316,7 +315,7 @@ def test_a_hostile_server_gets_a_bounded_clear_failure(
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 @pytest.mark.parametrize("api_type", ["azure", "openai"])
-def test_2_credentials_never_follow_a_redirect_to_another_origin(
+def test_credentials_never_follow_a_redirect_to_another_origin(
     connect: Callable[..., OpenAIRealtimeHook], status: int, api_type: str
 ) -> None:
     with RealtimeEmulator(KEY) as elsewhere:  # would mint with this key, if the key ever got there
@@ -350,7 +349,7 @@ def test_2_credentials_never_follow_a_redirect_to_another_origin(
         pytest.param(KEY + "é", {}, "non-ASCII", id="non-ascii"),
     ],
 )
-def test_1_a_malformed_key_is_a_value_error_naming_the_connection_never_the_key(
+def test_a_malformed_key_is_a_value_error_naming_the_connection_never_the_key(
     connect: Callable[..., OpenAIRealtimeHook],
     caplog: pytest.LogCaptureFixture,
     password: str,
@@ -370,7 +369,7 @@ def test_1_a_malformed_key_is_a_value_error_naming_the_connection_never_the_key(
     assert_nothing_leaks(str(caught.value), message, caplog.text)
 
 
-def test_5_a_connection_of_another_type_is_refused_before_any_request(
+def test_a_connection_of_another_type_is_refused_before_any_request(
     connect: Callable[..., OpenAIRealtimeHook],
 ) -> None:
     with hostile.serving(hostile.answer(200, OK_BODY)) as server:
@@ -385,7 +384,7 @@ def test_5_a_connection_of_another_type_is_refused_before_any_request(
     assert_nothing_leaks(message)
 
 
-def test_5_the_operator_never_sends_another_connections_password(
+def test_the_operator_never_sends_another_connections_password(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from test_operator import run
@@ -403,7 +402,7 @@ def test_5_the_operator_never_sends_another_connections_password(
         assert warehouse.requests == []
 
 
-def test_8_an_azure_key_echoed_back_is_scrubbed_everywhere(
+def test_an_azure_key_echoed_back_is_scrubbed_everywhere(
     connect: Callable[..., OpenAIRealtimeHook],
 ) -> None:
     body = json.dumps(
@@ -426,7 +425,7 @@ def test_8_an_azure_key_echoed_back_is_scrubbed_everywhere(
     assert caught.value.param == "***" and caught.value.code == "***"
 
 
-def test_8_a_key_echoed_in_an_error_answer_is_scrubbed_from_the_raw_result(
+def test_a_key_echoed_in_an_error_answer_is_scrubbed_from_the_raw_result(
     connect: Callable[..., OpenAIRealtimeHook],
 ) -> None:
     with hostile.serving(hostile.answer(401, ECHO_BODY)) as server:
@@ -435,7 +434,7 @@ def test_8_a_key_echoed_in_an_error_answer_is_scrubbed_from_the_raw_result(
     assert_nothing_leaks(json.dumps(raw.body))
 
 
-def test_2_the_hook_still_mints_through_a_well_behaved_gzip_answer(
+def test_the_hook_still_mints_through_a_well_behaved_gzip_answer(
     connect: Callable[..., OpenAIRealtimeHook],
 ) -> None:
     with hostile.serving(
@@ -479,7 +478,7 @@ def test_2_the_hook_still_mints_through_a_well_behaved_gzip_answer(
         ),
     ],
 )
-def test_9_bad_connection_extras_are_value_errors_naming_the_field(
+def test_bad_connection_extras_are_value_errors_naming_the_field(
     connect: Callable[..., OpenAIRealtimeHook], extras: dict[str, Any], message: str
 ) -> None:
     with hostile.serving(hostile.answer(200, OK_BODY)) as server:
@@ -500,7 +499,7 @@ def test_9_bad_connection_extras_are_value_errors_naming_the_field(
         pytest.param("https://api.openai.com/v 1", "holds spaces", id="space"),
     ],
 )
-def test_9_a_bad_base_url_is_a_value_error_that_does_not_echo_it(
+def test_a_bad_base_url_is_a_value_error_that_does_not_echo_it(
     connect: Callable[..., OpenAIRealtimeHook], host: str, message: str
 ) -> None:
     with pytest.raises(ValueError, match=message) as caught:

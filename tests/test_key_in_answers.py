@@ -40,15 +40,11 @@ def minted_echoing(spelled: str) -> bytes:
 
 
 @pytest.fixture
-def connect(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+def connect(connection_to: Callable[..., str]) -> Callable[..., str]:
     """Store a connection to ``host`` and return its id."""
-    counter = iter(range(1_000_000))
 
     def make(host: str, *, password: str = KEY, **extra: Any) -> str:
-        conn_id = f"echo_{next(counter)}"
-        connection = {"conn_type": "openai_realtime", "host": host, "password": password, "extra": extra}
-        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
-        return conn_id
+        return connection_to(host, password=password, name="echo", **extra)
 
     return make
 
