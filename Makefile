@@ -3,9 +3,11 @@
 # the default of Airflow's own images; the oldest Airflow on the oldest Python supported (3.10); the
 # other versions on 3.11, and the built wheel on 3.13 (make wheel-check).
 pyenv_python = $(firstword $(wildcard $(HOME)/.pyenv/versions/$(1).*/bin/python$(1)) python3)
-PYTHON ?= $(call pyenv_python,3.12)
-PYTHON_OTHERS := $(call pyenv_python,3.11)
-PYTHON_2.10.5 := $(call pyenv_python,3.10)
+# The Airflow versions, their Pythons, lock dates and extras: one file, read here, by .ci/run and the tests.
+VERSIONS := requirements/airflow-versions.txt
+version_field = $(shell awk '!/^\#/ && $$1 == "$(1)" {print $$$(2)}' $(VERSIONS))
+PRIMARY := $(shell awk '!/^\#/ && NF {print $$1; exit}' $(VERSIONS))
+PYTHON ?= $(call pyenv_python,$(call version_field,$(PRIMARY),2))
 PYTHON_WHEEL := $(call pyenv_python,3.13)
 # Every Airflow process must find its modules' bytecode written (PYTHONDONTWRITEBYTECODE, set on some
 # machines, made each one compile Airflow again). The primary environment is compiled whole at install:
@@ -25,18 +27,10 @@ help:
 # matrix-VERSION (below) is not declared phony: make looks up no pattern rule for a phony target.
 .PHONY: help install environments test test-suite test-distributed test-matrix wheel-check lint demo bench bench-smoke lock lock-matrix clean
 
-# The other Airflow versions CI tests on (3.3, the primary, is in $(CONSTRAINTS)). Each has a lock file
-# requirements/airflow-VERSION.txt, resolved as of a few weeks after its release (LOCK_DATE below), and
-# a virtual environment .venv-VERSION with the provider installed in it.
-MATRIX := 2.10.5 2.11.2 3.0.6 3.1.8 3.2.2
-LOCK_DATE_2.10.5 := 2025-03-01
-LOCK_DATE_2.11.2 := 2026-04-01
-LOCK_DATE_3.0.6 := 2025-09-20
-LOCK_DATE_3.1.8 := 2026-04-01
-LOCK_DATE_3.2.2 := 2026-06-20
-# The extras each installs: the browser test and the distributed run (CeleryExecutor) run on 2.11 too
-# (and on 3.3, whose .venv has the dev extra).
-EXTRAS_2.11.2 := test,browser,distributed
+# The other Airflow versions CI tests on (the primary is in $(CONSTRAINTS)). Each has a lock file
+# requirements/airflow-VERSION.txt, resolved as of a few weeks after its release (its lock date in
+# $(VERSIONS)), and a virtual environment .venv-VERSION with the provider and its extras installed.
+MATRIX := $(shell awk '!/^\#/ && NF {print $$1}' $(VERSIONS) | tail -n +2)
 # What pytest runs on them: what can differ between Airflow versions (the tests marked
 # version_independent ran on the primary version already). MATRIX_TESTS=tests/test_airflow.py: one file.
 MATRIX_TESTS ?= tests -m "not version_independent"
@@ -55,9 +49,9 @@ environments:
 	@$(MAKE) --no-print-directory -j 2 $(STAMP) $(foreach version,$(MATRIX),.venv-$(version)/.installed-stamp)
 
 .venv-%/.installed-stamp: requirements/airflow-%.txt pyproject.toml $(STAMP)
-	$(or $(PYTHON_$*),$(PYTHON_OTHERS)) -m venv --without-pip .venv-$*  # uv installs into it
+	$(call pyenv_python,$(call version_field,$*,2)) -m venv --without-pip .venv-$*  # uv installs into it
 	$(BIN)/uv pip install --python .venv-$*/bin/python --quiet -c requirements/airflow-$*.txt \
-		-e '.[$(or $(EXTRAS_$*),test)]'
+		-e '.[$(call version_field,$*,4)]'
 	touch $@
 
 # Both cores, each test file on one worker (a file's session fixtures, such as its Airflow runs, are made
@@ -133,14 +127,18 @@ lock-matrix: $(STAMP)
 	done; rm -rf .venv-lock
 
 lock-date-%:
-	@echo $(LOCK_DATE_$*)
+	@echo $(call version_field,$*,3)
 
 python-%:
-	@echo $(or $(PYTHON_$*),$(PYTHON_OTHERS))
+	@echo $(call pyenv_python,$(call version_field,$*,2))
 
 lock-extras-%:
-	@echo $(if $(findstring browser,$(EXTRAS_$*)),selenium) \
-		$(if $(findstring distributed,$(EXTRAS_$*)),apache-airflow-providers-celery psycopg2-binary asyncpg)
+	@echo $(if $(findstring browser,$(call version_field,$*,4)),selenium) \
+		$(if $(findstring distributed,$(call version_field,$*,4)),apache-airflow-providers-celery psycopg2-binary asyncpg)
+
+# The matrix versions, longest first (.ci/run reads them).
+matrix-versions:
+	@echo $(MATRIX)
 
 ## make clean: remove every environment, the demo's Airflow home and the caches.
 clean:

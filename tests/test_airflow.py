@@ -528,3 +528,15 @@ def test_the_connection_form_is_registered(sandbox: AirflowSandbox, request: pyt
     assert behaviour["relabeling"] == {"host": "Base URL", "password": "API Key"}
     assert {"login", "schema"} <= set(behaviour["hidden_fields"]) and "port" not in behaviour["hidden_fields"]
     assert "org-..." in behaviour["placeholders"].values()
+
+
+def test_this_airflow_is_one_the_versions_file_lists() -> None:
+    """Each environment CI runs is a line of requirements/airflow-versions.txt (the one list of them)."""
+    from importlib.metadata import version
+    from pathlib import Path
+
+    listed = Path(__file__).resolve().parent.parent / "requirements" / "airflow-versions.txt"
+    versions = {
+        line.split()[0] for line in listed.read_text().splitlines() if line.strip() and line[0] != "#"
+    }
+    assert version("apache-airflow") in versions

@@ -51,3 +51,15 @@ def test_the_readme_stays_short_and_every_docs_page_is_linked_from_it() -> None:
     assert len(readme.splitlines()) < 300, "depth belongs in docs/, CI and the suite in CONTRIBUTING.md"
     for page in (ROOT / "docs").glob("*.md"):
         assert f"docs/{page.name}" in readme, f"{page.name} is not linked from the README"
+
+
+def airflow_versions() -> list[tuple[str, str]]:
+    """(Airflow version, Python) of each line of requirements/airflow-versions.txt."""
+    lines = (ROOT / "requirements" / "airflow-versions.txt").read_text().splitlines()
+    return [tuple(line.split()[:2]) for line in lines if line.strip() and not line.startswith("#")]  # type: ignore[misc]
+
+
+def test_every_airflow_version_ci_runs_is_in_the_compatibility_page() -> None:
+    page = (ROOT / "docs" / "compatibility.md").read_text()
+    for version, python in airflow_versions():
+        assert version in page, f"Airflow {version} (Python {python}) is not in docs/compatibility.md"
