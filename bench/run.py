@@ -195,7 +195,8 @@ BENCH_DAGS = ROOT / "bench" / "dags"
 def probe_sandbox(*dag_files: Path) -> tuple[Path, Any]:
     """A throwaway Airflow (SQLite, migrated) whose DAGs folder holds ``dag_files``; the caller removes
     the returned folder."""
-    from airflow_provider_realtime.testing.sandbox import AirflowSandbox
+    sys.path.insert(0, str(ROOT / "tests"))  # the tests' harness: executor runs, task log files
+    from harness import Sandbox as AirflowSandbox
 
     work = Path(tempfile.mkdtemp(prefix="realtime-bench-"))
     dags = work / "dags"

@@ -8,9 +8,9 @@ import re
 import sqlite3
 
 import pytest
+from harness import Sandbox as AirflowSandbox
 
 from airflow_provider_realtime.testing import RealtimeEmulator
-from airflow_provider_realtime.testing.sandbox import AirflowSandbox
 
 CONN = "AIRFLOW_CONN_OPENAI_REALTIME_DEFAULT"
 PASTED = "AIRFLOW_CONN_OPENAI_REALTIME_PASTED"

@@ -18,11 +18,11 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(EXAMPLE_DAGS)
 
 import pytest  # noqa: E402
+from harness import Sandbox as AirflowSandbox  # noqa: E402
 from hypothesis import settings  # noqa: E402
 
 from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook  # noqa: E402
 from airflow_provider_realtime.testing import RealtimeEmulator  # noqa: E402
-from airflow_provider_realtime.testing.sandbox import AirflowSandbox  # noqa: E402
 
 pytest_plugins = ["airflow_provider_realtime.testing.pytest_plugin"]
 

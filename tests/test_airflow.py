@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import harness
 import pytest
 from airflow_runs import (
     CONN,
@@ -28,12 +29,11 @@ from airflow_runs import (
     plain,
     selected_runs,
 )
+from harness import Sandbox as AirflowSandbox
 from servers import RedisServer, redis_server
 
 from airflow_provider_realtime.testing import Fault, RealtimeEmulator
-from airflow_provider_realtime.testing import sandbox as sandbox_module
 from airflow_provider_realtime.testing.sandbox import (
-    AirflowSandbox,
     CommandResult,
     DagRunOutcome,
     DagRunRequest,
@@ -341,7 +341,7 @@ def test_a_run_read_through_the_rest_api_is_the_run_airflows_models_gave(
     page of them (two entries a page here)."""
     if not sandbox._runs_via_api():
         pytest.skip("runs are read through the REST API from Airflow 3.1, while an API server runs")
-    monkeypatch.setattr(sandbox_module, "API_PAGE_SIZE", 2)
+    monkeypatch.setattr(harness, "API_PAGE_SIZE", 2)
     given = dag_runs["realtime_fan_out"].outcome
     read = sandbox.read_run("realtime_fan_out", given.run_id)
     assert read is not None

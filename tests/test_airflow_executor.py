@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 from airflow_runs import CONN, LIMITED, PASTED, REFUSED_PASTED_KEY, connection_for, plain
+from harness import Sandbox as AirflowSandbox
 
 from airflow_provider_realtime.testing import Fault, RealtimeEmulator
-from airflow_provider_realtime.testing.sandbox import TIMED_OUT, AirflowSandbox
+from airflow_provider_realtime.testing.sandbox import TIMED_OUT
 
 pytestmark = pytest.mark.airflow_process
 HELD = "AIRFLOW_CONN_OPENAI_REALTIME_HELD"

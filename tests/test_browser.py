@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness import Sandbox as AirflowSandbox
 
 from airflow_provider_realtime import compat
 from airflow_provider_realtime.testing import RealtimeEmulator
-from airflow_provider_realtime.testing.sandbox import AirflowSandbox
 
 BROWSER_VERSIONS = ((3, 3), (2, 11))
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")

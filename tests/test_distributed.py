@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness import Sandbox as AirflowSandbox
 from servers import postgres_bin_or_skip, postgres_server, redis_server, redis_server_or_skip
 
 from airflow_provider_realtime.compat import airflow_version
 from airflow_provider_realtime.testing import RealtimeEmulator
-from airflow_provider_realtime.testing.sandbox import AirflowSandbox
 
 pytestmark = [pytest.mark.airflow_process, pytest.mark.distributed]
 

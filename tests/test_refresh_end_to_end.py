@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 
 import pytest
+from harness import Sandbox as AirflowSandbox
 from servers import redis_server
 
 from airflow_provider_realtime.testing import RealtimeEmulator
-from airflow_provider_realtime.testing.sandbox import AirflowSandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.airflow_process, pytest.mark.version_independent]

@@ -6,6 +6,7 @@ import subprocess
 import threading
 from pathlib import Path
 
+import harness
 import pytest
 
 from airflow_provider_realtime.testing import sandbox
@@ -112,7 +113,7 @@ def ask_each_second(
     """Ask ``_every(10, read, after)`` once a second of a made-up clock for ``seconds`` seconds, ``read``
     giving ``answers`` in turn: when it read, and what each ask returned."""
     now = [0.0]
-    monkeypatch.setattr(sandbox.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(harness.time, "monotonic", lambda: now[0])
     given = iter(answers)
     reads: list[float] = []
 
@@ -120,7 +121,7 @@ def ask_each_second(
         reads.append(now[0])
         return next(given)
 
-    ask = sandbox._every(10, read, after=after)
+    ask = harness._every(10, read, after=after)
     seen = []
     for second in range(seconds):
         now[0] = float(second)
