@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,38 @@ pytestmark = pytest.mark.airflow_process
 HELD = "AIRFLOW_CONN_OPENAI_REALTIME_HELD"
 
 
-def test_tokens_are_masked_in_the_task_log_files_of_an_executor_run(
+def task_logs(sandbox: AirflowSandbox, run_id: str | None) -> dict[str, str]:
+    """A run's task log files, by task id."""
+    return {
+        path.parent.name.removeprefix("task_id="): path.read_text()
+        for path in sandbox.task_log_files()
+        if f"run_id={run_id}" in str(path)
+    }
+
+
+def seen_fewer_than_twice(lines: list[str], text: str) -> list[str]:
+    return [line for line in lines if text.count(line) < 2]
+
+
+@dataclass(frozen=True)
+class ExecutorRun:
+    """One executor run of ``realtime_leak_probe``, as the tests below read it."""
+
+    run_id: str
+    states: dict[tuple[str, int], str | None]
+    xcoms: dict[tuple[str, int, str], Any]
+    logs: dict[str, str]  # task id -> its task log file
+    limited_requests: int  # requests the stopped fleet's server received
+    limited_tokens: list[str]  # what it minted
+    secrets: list[str]  # every key and token of the run
+
+
+@pytest.fixture(scope="module")
+def executor_run(
     sandbox: AirflowSandbox, shared_emulator: RealtimeEmulator, api_server: str | None
-) -> None:
-    """Tasks run by the executor in supervised processes, which write the task log files (as in production):
-    no token in any file, whatever route it took (see the DAG's every_route), and a fleet stopped by its
-    execution_timeout sends nothing more and pushes what it minted."""
+) -> ExecutorRun:
+    """Tasks run by the executor in supervised processes, which write the task log files (as in
+    production); a fleet among them stopped by its execution_timeout."""
     from airflow_provider_realtime import compat
 
     shared_emulator.reset()
@@ -54,61 +81,80 @@ def test_tokens_are_masked_in_the_task_log_files_of_an_executor_run(
         assert run.run_id, run.output[-4000:]
         record = sandbox.read_run("realtime_leak_probe", run.run_id)
         assert record is not None
-        states, xcoms = dict(record.states), record.xcoms
-        limited_requests, limited_tokens = limited.request_count, list(limited.minted_tokens)
+        logs = task_logs(sandbox, run.run_id)
+        assert len(shared_emulator.minted_tokens) == 2 + 40
+        secrets = [shared_emulator.api_key, limited.api_key, pasted_key, *shared_emulator.minted_tokens]
+        return ExecutorRun(
+            run.run_id,
+            dict(record.states),
+            record.xcoms,
+            logs,
+            limited.request_count,
+            list(limited.minted_tokens),
+            [*secrets, *limited.minted_tokens],
+        )
+
+
+def test_each_task_of_an_executor_run_ends_as_it_should(executor_run: ExecutorRun) -> None:
+    from airflow_provider_realtime import compat
+
+    states = dict(executor_run.states)
     # Airflow 3.0's `dags test --use-executor` records a task that failed as "success" in some runs, as
     # "failed" in others; its log shows the error either way (checked below).
     failed = {"success", "failed"} if compat.airflow_version() == (3, 0) else {"failed"}
     refused = {key: states.pop(key, None) for key in (("pasted_key", -1), ("stopped_fleet", -1))}
     assert all(state in failed for state in refused.values()), refused
     assert states == {("mint", -1): "success", ("careless", -1): "success", ("every_route", -1): "success"}
-    logs = {
-        path.parent.name.removeprefix("task_id="): path.read_text()
-        for path in sandbox.task_log_files()
-        if f"run_id={run.run_id}" in str(path)
-    }
+    logs = executor_run.logs
     assert set(logs) == {"mint", "careless", "pasted_key", "every_route", "stopped_fleet"}
     assert REFUSED_PASTED_KEY in plain(logs["pasted_key"])
     assert "answered 200" in logs["mint"]
+
+
+def test_a_logged_or_printed_token_is_masked_in_the_task_log_file(executor_run: ExecutorRun) -> None:
+    logs = executor_run.logs
     assert "the token is ***" in logs["careless"], "a logged token is masked"
     assert "printed token=***" in logs["careless"], "a printed token is masked by the supervisor"
 
-    # Every route, for a token Airflow's mask_secret handles and one of the flat-cost part of the fleet.
-    routes = plain(logs["every_route"])
+
+def test_every_output_route_of_a_supervised_task_shows_only_stars(executor_run: ExecutorRun) -> None:
+    """Every route, for a token Airflow's mask_secret handles and one of the flat-cost part of the fleet."""
+    from airflow_provider_realtime import compat
+
+    routes = plain(executor_run.logs["every_route"])
     expected = ["url key%3D***", "word desk_7_***", "to a handler made before the mint ***"]
     # Airflow 2 sends no child's or descriptor's output to the file, and its sys.stdout logs each flushed
     # piece of a line as a line of its own.
     if compat.airflow_version() >= (3, 0):
         expected += ["from a child ***", "from a grandchild ***", "os.write ***", "to sys.__stdout__ ***"]
         expected += ["to a saved stderr ***", "to sys.stdout.buffer ***", "in pieces *** end"]
-        route_result = xcoms[("every_route", -1, "return_value")]
+        route_result = executor_run.xcoms[("every_route", -1, "return_value")]
         assert route_result["stdout_attributes"] == ["buffer", "reconfigure", "line_buffering", "name"]
         print(f"100,000 one-character writes in a supervised task: {route_result['100k_writes_seconds']} s")
     missing = [line for line in expected if routes.count(line) != 2]
     assert not missing, f"not found twice (one token of each part of the fleet): {missing}"
     assert routes.count("in a traceback ***") >= 2, "a logged exception's message, for each token"
 
-    # The stopped fleet: the 5 tokens minted are pushed; nothing was sent after the stop.
-    assert "Batch stopped" in logs["stopped_fleet"]
-    pushed = xcoms[("stopped_fleet", -1, "return_value")]
-    assert sorted(item["client_secret"] for item in pushed if item) == sorted(limited_tokens)
-    assert len(limited_tokens) == 5
+
+def test_a_fleet_stopped_by_its_execution_timeout_pushes_what_it_minted_and_sends_nothing_more(
+    executor_run: ExecutorRun,
+) -> None:
+    assert "Batch stopped" in executor_run.logs["stopped_fleet"]
+    pushed = executor_run.xcoms[("stopped_fleet", -1, "return_value")]
+    assert sorted(item["client_secret"] for item in pushed if item) == sorted(executor_run.limited_tokens)
+    assert len(executor_run.limited_tokens) == 5
     # 5 mint at once, 5 more are told to wait 2 s, 5 more at 2 s are told to wait until 4 s: the stop at
     # 3 s leaves them waiting. Left to go on, the batch would send 500.
-    assert limited_requests <= 15, f"{limited_requests} requests reached the server"
+    assert executor_run.limited_requests <= 15, f"{executor_run.limited_requests} requests reached the server"
 
-    secrets = [
-        shared_emulator.api_key,
-        limited.api_key,
-        pasted_key,
-        *shared_emulator.minted_tokens,
-        *limited_tokens,
-    ]
-    assert len(shared_emulator.minted_tokens) == 2 + 40
+
+def test_no_task_log_file_of_an_executor_run_holds_a_key_or_a_token(executor_run: ExecutorRun) -> None:
     # Only the files: Airflow echoes the workers' log lines to the console of `airflow dags test` unmasked
     # (a local development command; the task log files it writes are masked).
+    logs, secrets = executor_run.logs, executor_run.secrets
     leaks = [name for name, text in logs.items() for secret in secrets if secret in text]
     print(f"executor run: {len(secrets)} secrets in {len(logs)} task log files, {len(leaks)} leaks")
+    pasted_key = secrets[2]
     assert not [name for name, text in logs.items() if pasted_key[10:20] in text], "not even a fragment"
     assert leaks == []
 
@@ -188,11 +234,7 @@ def masking_edges(sandbox: AirflowSandbox, shared_emulator: RealtimeEmulator, ap
         run = sandbox.dags_test("realtime_masking_edges", env=env, use_executor=True)
     assert run.run_id, run.output[-4000:]
     record = sandbox.read_run("realtime_masking_edges", run.run_id)
-    logs = {
-        path.parent.name.removeprefix("task_id="): path.read_text()
-        for path in sandbox.task_log_files()
-        if f"run_id={run.run_id}" in str(path)
-    }
+    logs = task_logs(sandbox, run.run_id)
     return record, logs, list(shared_emulator.minted_tokens)
 
 
@@ -278,7 +320,9 @@ def test_on_airflow_2_no_token_reaches_a_task_log_file_or_the_workers_console(
     from airflow_provider_realtime import compat
 
     if compat.airflow_version() >= (3, 0):
-        pytest.skip("Airflow 3's supervisor writes the log: test_tokens_are_masked_in_the_task_log_files…")
+        pytest.skip(
+            "Airflow 3's supervisor writes the log: test_every_output_route_of_a_supervised_task_shows_only_stars"
+        )
     shared_emulator.reset()
     env = {CONN: shared_emulator.connection_json()}
     if impersonation:
@@ -286,24 +330,18 @@ def test_on_airflow_2_no_token_reaches_a_task_log_file_or_the_workers_console(
     with sandbox.executor():
         run = sandbox.dags_test("realtime_every_output_route", env=env, use_executor=True)
     assert run.run_id, run.output[-4000:]
-    logs = {
-        path.parent.name.removeprefix("task_id="): path.read_text()
-        for path in sandbox.task_log_files()
-        if f"run_id={run.run_id}" in str(path)
-    }
+    logs = task_logs(sandbox, run.run_id)
     assert set(logs) == {"every_route", "fails"}
     routes = plain(logs["every_route"])
     expected = ["as bytes b'***'", "Desk(token='***')", "/nonexistent/***.json", "'false', '***'"]
     if sys.version_info >= (3, 11):
         expected.append("note ***")
-    missing = [line for line in expected if routes.count(line) < 2]
-    assert not missing, f"not found for both tokens: {missing}"
+    assert seen_fewer_than_twice(expected, routes) == [], "each line is there for both tokens"
     # File descriptors: under impersonation the parent logs them to the file; forked, they are the
     # worker's console.
     descriptors = ["from a child ***", "os.write ***", "to sys.__stdout__ ***"]
     where = routes if impersonation else plain(run.output)
-    missing = [line for line in descriptors if where.count(line) < 2]
-    assert not missing, f"not found for both tokens: {missing}"
+    assert seen_fewer_than_twice(descriptors, where) == [], "each line is there for both tokens"
     assert "/nonexistent/***.json" in plain(logs["fails"])
     tokens = list(shared_emulator.minted_tokens)
     assert len(tokens) == 41

@@ -108,85 +108,145 @@ def _enum(schema: dict[str, Any]) -> list[Any] | None:
     return schema.get("enum")
 
 
-def _checks(node: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str, Any]]:
+Check = tuple[tuple[str, ...], str, Any]
+
+
+def _checks(node: Any, path: tuple[str, ...]) -> Iterator[Check]:
     """Every check a description makes: (path, what, detail)."""
-    if isinstance(node, contract.Nullable):
-        yield from _checks(node.node, path)
-    elif isinstance(node, contract.Mapped):
-        if not node.beyond_spec:
-            yield from _checks(node.node, path)
-    elif isinstance(node, contract.Choice):
-        for option in node.options:
-            yield from _checks(option, path)
-    elif isinstance(node, contract.Tagged):
-        if node.default is None:
-            yield path, "required", node.tag
-        yield (*path, node.tag), "enum", set(node.variants)  # each variant's own tag: one of them
-        for variant in node.variants.values():
-            untagged = {key: child for key, child in variant.fields.items() if key != node.tag}
-            yield from _checks(contract.Fields(untagged, variant.required, variant.closed), path)
-    elif isinstance(node, contract.Fields):
-        yield path, "type", "object"
-        for key in node.required:
-            yield path, "required", key
-        if node.closed:
-            yield path, "closed", None
-        for key, child in node.fields.items():
-            yield from _checks(child, (*path, key))
-    elif isinstance(node, contract.Items):
-        yield path, "type", "array"
-        yield from _checks(node.item, (*path, "[]"))
-    elif isinstance(node, contract.Text):
-        yield path, "type", "string"
-        if node.enum is not None:
-            yield path, "enum", set(node.enum)
-    elif isinstance(node, (contract.Integer, contract.Number)):
-        yield path, "type", "integer" if isinstance(node, contract.Integer) else "number"
-        if node.minimum is not None:
-            yield path, "minimum", node.minimum
-        if node.maximum is not None:
-            yield path, "maximum", node.maximum
-    elif isinstance(node, contract.Flag):
-        yield path, "type", "boolean"
+    walk = _WALKS.get(type(node))
+    if walk is None:  # Number's walk serves Integer too
+        walk = next((found for kind, found in _WALKS.items() if isinstance(node, kind)), None)
+    if walk is not None:
+        yield from walk(node, path)
+
+
+def _through(node: Any, path: tuple[str, ...]) -> Iterator[Check]:
+    inner = getattr(node, "node", None)
+    if inner is not None and not getattr(node, "beyond_spec", False):
+        yield from _checks(inner, path)
+
+
+def _choice(node: contract.Choice, path: tuple[str, ...]) -> Iterator[Check]:
+    for option in node.options:
+        yield from _checks(option, path)
+
+
+def _tagged(node: contract.Tagged, path: tuple[str, ...]) -> Iterator[Check]:
+    if node.default is None:
+        yield path, "required", node.tag
+    yield (*path, node.tag), "enum", set(node.variants)  # each variant's own tag: one of them
+    for variant in node.variants.values():
+        untagged = {key: child for key, child in variant.fields.items() if key != node.tag}
+        yield from _checks(contract.Fields(untagged, variant.required, variant.closed), path)
+
+
+def _fields(node: contract.Fields, path: tuple[str, ...]) -> Iterator[Check]:
+    yield path, "type", "object"
+    for key in node.required:
+        yield path, "required", key
+    if node.closed:
+        yield path, "closed", None
+    for key, child in node.fields.items():
+        yield from _checks(child, (*path, key))
+
+
+def _items(node: contract.Items, path: tuple[str, ...]) -> Iterator[Check]:
+    yield path, "type", "array"
+    yield from _checks(node.item, (*path, "[]"))
+
+
+def _text(node: contract.Text, path: tuple[str, ...]) -> Iterator[Check]:
+    yield path, "type", "string"
+    if node.enum is not None:
+        yield path, "enum", set(node.enum)
+
+
+def _number(node: contract.Integer | contract.Number, path: tuple[str, ...]) -> Iterator[Check]:
+    yield path, "type", "integer" if isinstance(node, contract.Integer) else "number"
+    if node.minimum is not None:
+        yield path, "minimum", node.minimum
+    if node.maximum is not None:
+        yield path, "maximum", node.maximum
+
+
+def _flag(node: contract.Flag, path: tuple[str, ...]) -> Iterator[Check]:
+    yield path, "type", "boolean"
+
+
+_WALKS: dict[type, Any] = {
+    contract.Nullable: _through,
+    contract.Mapped: _through,
+    contract.Choice: _choice,
+    contract.Tagged: _tagged,
+    contract.Fields: _fields,
+    contract.Items: _items,
+    contract.Text: _text,
+    contract.Integer: _number,
+    contract.Number: _number,
+    contract.Flag: _flag,
+}
 
 
 def _problem(what: str, detail: Any, places: list[list[dict[str, Any]]]) -> str | None:
     """Why a check is not one the specs state (``places``: per describing spec, its schemas there)."""
-    every = [schema for schemas in places for schema in schemas]
-    if what == "type":
-        stated = [_types(schema) for schema in every]
-        if any(not types for types in stated):
-            return None  # a spec allows any type here
-        union = set().union(*stated)
-        # A number where the spec says integer is looser, never the other way round.
-        return (
-            None if detail in union or (detail == "number" and "integer" in union) else f"spec types {union}"
-        )
-    if what == "enum":
-        if any(_enum(schema) is None and "string" in (_types(schema) or {"string"}) for schema in every):
-            return "a spec allows any string here"
-        allowed = {value for schema in every for value in _enum(schema) or []}
-        return None if allowed <= detail else f"misses {sorted(allowed - detail)}"
-    if what in ("minimum", "maximum"):
-        numeric = [schema for schema in every if _types(schema) & {"integer", "number"}]
-        bounds = [schema.get(what, (_enum(schema) or [None])[0]) for schema in numeric]
-        if not bounds or any(bound is None for bound in bounds):
-            return f"a spec states no {what} here"
-        loosest = min(bounds) if what == "minimum" else max(bounds)
-        tighter = detail > loosest if what == "minimum" else detail < loosest
-        return f"tighter than the spec's {loosest}" if tighter else None
-    if what == "required":
-        if all(any(detail in schema.get("required", []) for schema in schemas) for schemas in places):
-            return None
-        return "no spec requires it"
-    if what == "closed":
-        objects = [schema for schema in every if "object" in _types(schema)]
-        return (
-            None
-            if all(schema.get("additionalProperties") is False for schema in objects)
-            else "the spec is open"
-        )
-    raise AssertionError(what)
+    judge = _JUDGES.get(what)
+    if judge is None:
+        raise AssertionError(what)
+    return judge(detail, places, what)
+
+
+def _every(places: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [schema for schemas in places for schema in schemas]
+
+
+def _type_problem(detail: Any, places: list[list[dict[str, Any]]], what: str) -> str | None:
+    stated = [_types(schema) for schema in _every(places)]
+    if any(not types for types in stated):
+        return None  # a spec allows any type here
+    union = set().union(*stated)
+    # A number where the spec says integer is looser, never the other way round.
+    return None if detail in union or (detail == "number" and "integer" in union) else f"spec types {union}"
+
+
+def _enum_problem(detail: Any, places: list[list[dict[str, Any]]], what: str) -> str | None:
+    every = _every(places)
+    if any(_enum(schema) is None and "string" in (_types(schema) or {"string"}) for schema in every):
+        return "a spec allows any string here"
+    allowed = {value for schema in every for value in _enum(schema) or []}
+    return None if allowed <= detail else f"misses {sorted(allowed - detail)}"
+
+
+def _bound_problem(detail: Any, places: list[list[dict[str, Any]]], what: str) -> str | None:
+    numeric = [schema for schema in _every(places) if _types(schema) & {"integer", "number"}]
+    bounds = [schema.get(what, (_enum(schema) or [None])[0]) for schema in numeric]
+    if not bounds or any(bound is None for bound in bounds):
+        return f"a spec states no {what} here"
+    loosest = min(bounds) if what == "minimum" else max(bounds)
+    tighter = detail > loosest if what == "minimum" else detail < loosest
+    return f"tighter than the spec's {loosest}" if tighter else None
+
+
+def _required_problem(detail: Any, places: list[list[dict[str, Any]]], what: str) -> str | None:
+    if all(any(detail in schema.get("required", []) for schema in schemas) for schemas in places):
+        return None
+    return "no spec requires it"
+
+
+def _closed_problem(detail: Any, places: list[list[dict[str, Any]]], what: str) -> str | None:
+    objects = [schema for schema in _every(places) if "object" in _types(schema)]
+    return (
+        None if all(schema.get("additionalProperties") is False for schema in objects) else "the spec is open"
+    )
+
+
+_JUDGES = {
+    "type": _type_problem,
+    "enum": _enum_problem,
+    "minimum": _bound_problem,
+    "maximum": _bound_problem,
+    "required": _required_problem,
+    "closed": _closed_problem,
+}
 
 
 @pytest.mark.parametrize("described", DESCRIBED)
