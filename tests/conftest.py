@@ -31,20 +31,15 @@ settings.register_profile("quick", max_examples=100, deadline=None)
 settings.register_profile("thorough", max_examples=600, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 
+
 # The two xdist workers take whole files (--dist loadfile), each the next one when it is free, the API
-# server's three files as one unit (tests/scheduling.py): the longest first, so no long file is left to run
-# alone at the end. Seconds per file measured on a 2-core machine (3.3 and 3.2, CI); only the order
-# matters. xdist would otherwise send the files with the most tests first, and the slowest files here have
-# the fewest.
-LONGEST_FIRST = (
-    "test_distributed.py",  # 74 s: PostgreSQL, Redis, two Celery workers
-    "test_airflow.py",  # 45-80 s: registration, the form, every DAG run searched for secrets
-    "test_browser.py",  # 40-70 s: a web UI driven in Chromium
-    "test_airflow_executor.py",  # 35-47 s: a LocalExecutor run's log files
-    "test_readme_example.py",  # 18 s
-    "test_faults.py",  # 15 s: the memory soak
-    "test_bulk.py",  # 14 s
-)
+# server's files as one unit (tests/scheduling.py). The files whose tests start servers or Airflow
+# processes go first (markers distributed and airflow_process), so no long file is left to run alone at the
+# end; xdist would otherwise send the files with the most tests first, and those have the fewest.
+def _weight(item: pytest.Item) -> int:
+    if item.get_closest_marker("distributed"):
+        return 0
+    return 1 if item.get_closest_marker("airflow_process") else 2
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -57,8 +52,10 @@ if importlib.util.find_spec("xdist") is not None:  # the hook exists only with p
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's tests stay together
+    heaviest = {}
+    for item in items:  # a file's weight is its heaviest test's, so that its tests stay together
+        heaviest[item.path] = min(heaviest.get(item.path, 2), _weight(item))
+    items.sort(key=lambda item: heaviest[item.path])  # stable: in collection order otherwise
 
 
 # Retries in tests wait milliseconds, not seconds.
