@@ -38,11 +38,9 @@ class RealtimeResponse:
 
     def structured(self, *, include_client_secret: bool = True) -> dict[str, Any]:
         """The answer as the operators' structured result (``client_secret``, ``expires_at``,
-        ``session_id``, …), for answers of the ``create_*`` methods."""
+        ``session_id``, …), for the answer to a minting request (``create``, ``create_many``, ``post``)."""
         if self.request is None:
-            raise ValueError(
-                "only answers of the create_* methods know their kind: this one came from post()"
-            )
+            raise ValueError("only the answer to a minting request has a structured result")
         return kinds.shape_result(
             self.request.kind, self.request.endpoint, self.body, include_client_secret=include_client_secret
         )

@@ -168,14 +168,12 @@ class OpenAIRealtimeHook(BaseHook):
             OpenAI added after this release that the checks would take for a typo.
         :raises ValueError: for bad settings, before the connection is even read.
         """
+        contract.check_flag(raise_for_status, "raise_for_status")
+        contract.check_flag(require_client_secret, "require_client_secret")
         request = kinds.prepare(kind, session, expires_after_seconds, endpoint, extra_body=extra_body)
-        response = self.post(
-            request.endpoint,
-            request.body,
-            raise_for_status=raise_for_status,
-            require_client_secret=require_client_secret,
+        return self._send(
+            request, raise_for_status=raise_for_status, require_client_secret=require_client_secret
         )
-        return dataclasses.replace(response, request=request)
 
     def create_many(
         self,
@@ -233,14 +231,12 @@ class OpenAIRealtimeHook(BaseHook):
         self.settings  # noqa: B018 - read and check the connection once, before any thread starts
 
         def mint(request: kinds.PreparedRequest, gate: BatchGate) -> RealtimeResponse:
-            response = self._post(
-                request.endpoint,
-                request.body,
+            return self._send(
+                request,
                 raise_for_status=raise_for_status,
                 require_client_secret=require_client_secret,
                 gate=gate,
             )
-            return dataclasses.replace(response, request=request)
 
         started = time.monotonic()
         batch: Batch[RealtimeResponse] = Batch(requests, mint, self._unusable_answer)
@@ -303,32 +299,36 @@ class OpenAIRealtimeHook(BaseHook):
     ) -> RealtimeResponse:
         """POST an already-built ``body`` to ``endpoint`` and mask the minted token before anything logs.
 
-        See :meth:`create` for the parameters.
+        The way through for a body built elsewhere: only checked to be a JSON object. See :meth:`create`
+        for the parameters.
 
-        :raises ValueError: ``body`` is not a JSON object (before anything is sent).
+        :raises ValueError: ``body`` is not a JSON object, or ``endpoint`` not one of the API's (before
+            anything is sent).
         """
         _check_json_body(body)
-        return self._post(
-            endpoint, body, raise_for_status=raise_for_status, require_client_secret=require_client_secret
+        if endpoint not in contract.ENDPOINT_PATHS:
+            raise ValueError(
+                f"endpoint must be one of {', '.join(contract.ENDPOINT_PATHS)}, got {endpoint!r}"
+            )
+        contract.check_flag(raise_for_status, "raise_for_status")
+        contract.check_flag(require_client_secret, "require_client_secret")
+        request = kinds.PreparedRequest(_kind_of(endpoint, body), endpoint, None, body)
+        return self._send(
+            request, raise_for_status=raise_for_status, require_client_secret=require_client_secret
         )
 
-    def _post(
+    def _send(
         self,
-        endpoint: str,
-        body: dict[str, Any],
+        request: kinds.PreparedRequest,
         *,
         raise_for_status: bool,
         require_client_secret: bool,
         gate: BatchGate | None = None,
     ) -> RealtimeResponse:
-        if endpoint not in contract.ENDPOINT_PATHS:
-            raise ValueError(
-                f"endpoint must be one of {', '.join(contract.ENDPOINT_PATHS)}, got {endpoint!r}"
-            )
-        path = contract.ENDPOINT_PATHS[endpoint]
-        contract.check_flag(raise_for_status, "raise_for_status")
-        contract.check_flag(require_client_secret, "require_client_secret")
-        response = self._request("POST", path, body, gate=gate)
+        """Send a checked request (nothing is checked again here) and read its answer."""
+        endpoint = request.endpoint
+        response = self._request("POST", contract.ENDPOINT_PATHS[endpoint], request.body, gate=gate)
+        response = dataclasses.replace(response, request=request)
         if response.status >= 400:
             if raise_for_status:
                 raise error_for_status(response)
@@ -521,6 +521,18 @@ def _pass_on_requested_wait(
             f"the server asked for a wait of {requested:g} s, longer than retry_after_max "
             f"({policy.retry_after_max:g} s)"
         )
+
+
+def _kind_of(endpoint: str, body: dict[str, Any]) -> str:
+    """The kind of session a body built elsewhere asks for (what its endpoint and ``session.type`` say)."""
+    if endpoint == contract.TRANSLATION_CLIENT_SECRETS:
+        return kinds.TRANSLATION
+    session = body.get("session")
+    return (
+        kinds.REALTIME
+        if isinstance(session, dict) and session.get("type") == "realtime"
+        else kinds.TRANSCRIPTION
+    )
 
 
 def _check_json_body(body: Any) -> None:

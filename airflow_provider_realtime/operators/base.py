@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from airflow_provider_realtime.compat import Context
     from airflow_provider_realtime.exceptions import RealtimeError
     from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook, RealtimeResponse, Timeout
+    from airflow_provider_realtime.kinds import PreparedRequest
 
 # The keys of the ``config`` XCom: what the request was, never the key or the token.
 CONFIG_KEYS = (
@@ -185,14 +186,16 @@ class BaseClientSecretOperator(BaseOperator):
         """The hook for the resolved connection id (built on first use, never at DAG parse time)."""
         from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook
 
-        given = self._given_config()
+        given = self._given
         conn_id = self.conn_id or given.get("conn_id") or OpenAIRealtimeHook.default_conn_name
         if not isinstance(conn_id, str):
             raise ValueError(f"conn_id must be a string, got {type(conn_id).__name__}")
         return OpenAIRealtimeHook(conn_id=conn_id, max_retries=self.max_retries, timeout=self.timeout)
 
-    def _given_config(self) -> dict[str, Any]:
-        """The ``config`` argument, checked: a dict of known keys, from an operator of the same kind."""
+    @cached_property
+    def _given(self) -> dict[str, Any]:
+        """The ``config`` argument, checked once (when the task runs, rendered): a dict of known keys, from
+        an operator of the same kind."""
         if self.config is None:
             return {}
         if not isinstance(self.config, dict):
@@ -211,7 +214,7 @@ class BaseClientSecretOperator(BaseOperator):
 
     def _arguments(self) -> dict[str, Any]:
         """The request's arguments: the ``config``'s, overridden by the explicit ones."""
-        given = self._given_config()
+        given = self._given
         keys = ("session", "expires_after_seconds", "endpoint", "count", "extra_body")
         arguments = {key: given.get(key) for key in keys}
         for key in arguments:
@@ -248,7 +251,7 @@ class BaseClientSecretOperator(BaseOperator):
         batch = self._batch(arguments)
         contract.check_flag(self.allow_partial, "allow_partial")
         hook = self.hook
-        repeated = self._given_config().get("base_url")
+        repeated = self._given.get("base_url")
         if repeated is not None and repeated != hook.base_url:
             # Never send the API key to an address that came from XCom rather than the connection.
             raise ValueError(
@@ -273,7 +276,7 @@ class BaseClientSecretOperator(BaseOperator):
             response.request_id,
             response.attempts,
         )
-        self._push_config(context, hook, arguments)
+        self._push_config(context, hook, arguments, response.request)
         result = self._result(response, result_format, include_client_secret)
         if self._killed is not None:
             # Airflow 3 only calls on_kill on SIGTERM and lets execute go on: the task must still fail.
@@ -291,16 +294,31 @@ class BaseClientSecretOperator(BaseOperator):
             )
         return result
 
-    def _push_config(self, context: Context, hook: OpenAIRealtimeHook, arguments: dict[str, Any]) -> None:
+    def _push_config(
+        self,
+        context: Context,
+        hook: OpenAIRealtimeHook,
+        arguments: dict[str, Any],
+        request: PreparedRequest | None,
+    ) -> None:
+        """Push the request as given: its endpoint and lifetime as the hook checked them (``request``; a
+        fleet none of whose items was answered has none, and they are checked again)."""
         from airflow_provider_realtime import kinds
 
+        if request is None:
+            request = kinds.PreparedRequest(
+                self.kind,
+                kinds.resolve_endpoint(self.kind, arguments["endpoint"]),
+                kinds.check_lifetime(arguments["expires_after_seconds"]),
+                {},
+            )
         if self.do_xcom_push:
             config = {
                 "conn_id": hook.conn_id,
                 "kind": self.kind,
-                "endpoint": kinds.resolve_endpoint(self.kind, arguments["endpoint"]),
+                "endpoint": request.endpoint,
                 "session": arguments["session"],
-                "expires_after_seconds": kinds.check_lifetime(arguments["expires_after_seconds"]),
+                "expires_after_seconds": request.expires_after_seconds,
                 "base_url": hook.base_url,
                 "count": arguments["count"],
                 "extra_body": arguments["extra_body"],
@@ -377,6 +395,7 @@ class BaseClientSecretOperator(BaseOperator):
         """
         from airflow_provider_realtime import contract
         from airflow_provider_realtime.exceptions import RealtimeBatchError, RealtimeError
+        from airflow_provider_realtime.response import RealtimeResponse
 
         results: list[Any] = []
         failures: list[tuple[int, RealtimeError]] = []
@@ -391,7 +410,8 @@ class BaseClientSecretOperator(BaseOperator):
         shared: dict[str, Any] = {}
         if result_format == contract.STRUCTURED:
             shared, results = split_shared(results)
-        self._push_config(context, hook, arguments)
+        answered = next((answer.request for answer in answers if isinstance(answer, RealtimeResponse)), None)
+        self._push_config(context, hook, arguments, answered)
         failing = stopped or (failures and not self.allow_partial)
         if self.do_xcom_push:
             context["ti"].xcom_push(key="failures", value=[_failure(i, error) for i, error in failures])
