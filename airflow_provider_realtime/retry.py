@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import math
 import random
-import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -109,61 +108,3 @@ def wait_before_retry(retry_number: int, headers: Mapping[str, str], policy: Ret
         if requested > 0:
             return requested
     return backoff_wait(retry_number, policy)
-
-
-class BatchGate:
-    """What the concurrent requests of one batch share: a pause the server asked for, and a stop.
-
-    When the server asks one request to wait (``retry-after``), none of them sends anything until that
-    wait is over; without it, a 429 slows only the request that got it while the others go on hitting
-    the limit. When the batch is stopped (the task was stopped, or the server asked for a wait longer
-    than anyone will honour), no request starts any more, and every pause and retry wait ends at once.
-    """
-
-    def __init__(
-        self,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] | None = None,
-    ) -> None:
-        self._clock = clock
-        self._sleep = sleep  # tests inject a fake clock's sleep; by default waits end when stopped
-        self._until = 0.0
-        self._lock = threading.Lock()
-        self._stopped = threading.Event()
-        self.stop_reason: str | None = None
-
-    def hold(self, seconds: float) -> None:
-        """Pause every request of the batch for ``seconds`` from now (a longer pause already set stays)."""
-        with self._lock:
-            self._until = max(self._until, self._clock() + seconds)
-
-    def stop(self, reason: str) -> None:
-        """Send nothing more: the first reason given is kept; every wait ends at once."""
-        with self._lock:
-            if self.stop_reason is None:
-                self.stop_reason = reason
-        self._stopped.set()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stopped.is_set()
-
-    def sleep(self, seconds: float) -> bool:
-        """Sleep ``seconds``, or less if the batch is stopped meanwhile; False when it was stopped."""
-        if self._sleep is not None:
-            self._sleep(seconds)
-        else:
-            self._stopped.wait(seconds)
-        return not self.stopped
-
-    def wait(self) -> float:
-        """Wait until no pause holds (or the batch is stopped); return the seconds waited."""
-        waited = 0.0
-        while not self.stopped:
-            with self._lock:
-                remaining = self._until - self._clock()
-            if remaining <= 0:
-                break
-            self.sleep(remaining)
-            waited += remaining
-        return waited

@@ -9,9 +9,9 @@ from collections.abc import Callable
 import pytest
 from operator_runs import RecordingTaskInstance, run
 
+from airflow_provider_realtime.batch import BatchGate
 from airflow_provider_realtime.exceptions import RealtimeError, RealtimeInvalidRequestError
 from airflow_provider_realtime.hooks.realtime import OpenAIRealtimeHook, RealtimeResponse
-from airflow_provider_realtime.retry import BatchGate
 from airflow_provider_realtime.testing import RealtimeEmulator
 from airflow_provider_realtime.testing.emulator import Fault
 

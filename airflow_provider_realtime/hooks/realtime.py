@@ -24,7 +24,6 @@ from airflow_provider_realtime.exceptions import (
 )
 from airflow_provider_realtime.response import RealtimeResponse, read_answer
 from airflow_provider_realtime.retry import (
-    BatchGate,
     RetryPolicy,
     is_retryable_status,
     server_requested_wait,
@@ -32,7 +31,7 @@ from airflow_provider_realtime.retry import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_realtime.batch import Batch
+    from airflow_provider_realtime.batch import Batch, BatchGate
 
 __all__ = ["ConnectionSettings", "OpenAIRealtimeHook", "RealtimeResponse", "Timeout"]
 
