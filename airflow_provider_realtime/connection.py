@@ -6,9 +6,11 @@ error names the connection and the field, never a value (a value may be the key,
 
 from __future__ import annotations
 
+import functools
+import os
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from airflow_provider_realtime.connection_fields import (
     CONN_TYPE,
@@ -91,8 +93,6 @@ def read_settings(
         retry_after_max=float(setting("retry_after_max")),
     )
     base_url = base_url_of(conn.host, conn.port, conn.schema, name)
-    from airflow_provider_realtime.transport import environment_transport
-
     proxies, verify = environment_transport(base_url)
     return ConnectionSettings(
         base_url=base_url,
@@ -193,3 +193,32 @@ def _timeout_pair(timeout: Any, default_connect: float) -> tuple[float, float]:
     connect = check_value(EXTRAS_BY_NAME["connect_timeout"], pair[0], "timeout (connect)")
     read = check_value(EXTRAS_BY_NAME["timeout"], pair[1], "timeout (read)")
     return float(connect), float(read)
+
+
+# Proxies and CA bundles, read from the environment as requests reads them, once per value.
+_TRANSPORT_VARIABLES: Final = (
+    *(
+        name
+        for base in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+        for name in (base, base.upper())
+    ),
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+)
+
+
+def environment_transport(base_url: str) -> tuple[dict[str, str], bool | str]:
+    """Proxies and TLS verification for ``base_url`` from the environment, as requests would pick them.
+
+    Cached on the variables' current values, so a changed environment is still honoured.
+    """
+    return _transport_for(base_url, tuple(os.environ.get(name) for name in _TRANSPORT_VARIABLES))
+
+
+@functools.lru_cache(maxsize=32)
+def _transport_for(base_url: str, _environment: tuple[str | None, ...]) -> tuple[dict[str, str], bool | str]:
+    import requests.utils
+
+    proxies = requests.utils.get_environ_proxies(base_url)
+    verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return proxies, verify

@@ -17,7 +17,6 @@ never quote the request or the answer, which hold credentials and tokens.
 
 from __future__ import annotations
 
-import functools
 import http.client
 import io
 import json
@@ -248,7 +247,7 @@ def shared_http_session() -> requests.Session:
 
     ``trust_env`` is off: requests would otherwise scan the whole environment for proxies on every
     request (a quarter of a mint's CPU time) and let a ``~/.netrc`` entry replace our Authorization
-    header. The hook reads the same variables once instead (see :func:`environment_transport`).
+    header. The connection reads the same variables once instead (``connection.environment_transport``).
     """
     global _session, _session_pid
     if _session is not None and _session_pid == os.getpid():
@@ -268,32 +267,6 @@ def shared_http_session() -> requests.Session:
 
 
 # The environment variables requests consults for proxies and CA bundles (see :func:`shared_http_session`).
-_TRANSPORT_VARIABLES: Final = (
-    *(
-        name
-        for base in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-        for name in (base, base.upper())
-    ),
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-)
-
-
-def environment_transport(base_url: str) -> tuple[dict[str, str], bool | str]:
-    """Proxies and TLS verification for ``base_url`` from the environment, as requests would pick them.
-
-    Cached on the variables' current values, so a changed environment is still honoured.
-    """
-    return _transport_for(base_url, tuple(os.environ.get(name) for name in _TRANSPORT_VARIABLES))
-
-
-@functools.lru_cache(maxsize=32)
-def _transport_for(base_url: str, _environment: tuple[str | None, ...]) -> tuple[dict[str, str], bool | str]:
-    proxies = requests.utils.get_environ_proxies(base_url)
-    verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    return proxies, verify
-
-
 # --------------------------------------------------------------------------------------------------
 # One exchange.
 # --------------------------------------------------------------------------------------------------
