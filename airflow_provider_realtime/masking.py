@@ -162,11 +162,17 @@ def _set_up(steps: list[tuple[str, Callable[[], bool]]], consequence: str) -> bo
     """Run each set-up step in turn; at the first that fails, say in the log which part of Airflow was not
     as expected and what follows, and return False."""
     for part, step in steps:
-        if not step():
+        try:
+            ready = step()
+        except (compat.AirflowChanged, ImportError) as changed:
+            ready, why = False, f": {changed}"
+        else:
+            why = ""
+        if not ready:
             import logging
 
             logging.getLogger(__name__).warning(
-                "Masking: %s is not laid out as this provider expects, so %s", part, consequence
+                "Masking: %s is not laid out as this provider expects%s; so %s", part, why, consequence
             )
             return False
     return True
@@ -174,20 +180,11 @@ def _set_up(steps: list[tuple[str, Callable[[], bool]]], consequence: str) -> bo
 
 def _redact_finished_records() -> bool:
     """Add :class:`_RedactFinishedRecord` to every handler Airflow's masker filters (its task log file and
-    console handlers): public ``logging`` API, after Airflow's own filter."""
-    import logging
-
-    masker = compat.secrets_masker()
-    handlers = [
-        handler
-        for logger in (logging.getLogger("airflow.task"), logging.getLogger())
-        for handler in logger.handlers
-        if masker in handler.filters
-    ]
-    for handler in handlers:
+    console handlers), after Airflow's own filter."""
+    for handler in compat.handlers_filtered_by_masker():
         if not any(isinstance(existing, _RedactFinishedRecord) for existing in handler.filters):
             handler.addFilter(_RedactFinishedRecord())
-    return bool(handlers)
+    return True
 
 
 class _RedactFinishedRecord:
@@ -213,38 +210,13 @@ class _RedactFinishedRecord:
 
 def _extend_masker() -> bool:
     """Add the token shape to this process's masker, and every minted token to what its replacer finds
-    (once per masker: a second call finds it done).
-
-    A reach-in (Airflow has no public way to mask by pattern, or many secrets at a flat cost), kept
-    here: the masker's ``patterns`` set and its compiled ``replacer``, which ``add_mask`` rebuilds, so
-    ``add_mask`` is wrapped on the instance to wrap each new replacer too.
-    """
-    masker = compat.secrets_masker()
-    if masker is None or not hasattr(masker, "patterns") or not hasattr(masker, "add_mask"):
-        return False
-    if isinstance(masker.replacer, _KnownTokenReplacer):
-        return True
-    if TOKEN_PATTERN not in masker.patterns:
-        masker.patterns.add(TOKEN_PATTERN)
-        masker.replacer = re.compile("|".join(masker.patterns))
-    masker.replacer = _KnownTokenReplacer(masker.replacer)
-    add_mask = masker.add_mask
-
-    def add_mask_then_rewrap(*args: Any, **kwargs: Any) -> None:
-        with _lock:
-            add_mask(*args, **kwargs)
-            _keep_replacer_wrapped()
-
-    masker.add_mask = add_mask_then_rewrap
+    (a reach-in: :func:`compat.extend_masker`)."""
+    compat.extend_masker(TOKEN_PATTERN, _KnownTokenReplacer, _KnownTokenReplacer, _lock)
     return True
 
 
 def _keep_replacer_wrapped() -> None:
-    """Wrap the masker's compiled pattern again if something replaced it (an ``add_mask`` that began
-    before the set-up, in another thread, and finished after it)."""
-    masker = compat.secrets_masker()
-    if masker is not None and not isinstance(masker.replacer, _KnownTokenReplacer):
-        masker.replacer = _KnownTokenReplacer(masker.replacer)
+    compat.rewrap_masker(_KnownTokenReplacer, _KnownTokenReplacer)
 
 
 class _KnownTokenReplacer:
@@ -263,28 +235,9 @@ class _KnownTokenReplacer:
 
 
 def _redact_log_channel() -> bool:
-    """Redact tokens from every log event this supervised 3.x task process sends its supervisor: the
-    final renderer of structlog's chain and of the stdlib logging formatters. False where the logging
-    set-up is not the one expected."""
-    import logging
-
-    try:
-        import structlog
-    except ImportError:
-        return False
-    chain = structlog.get_config()["processors"]
-    formatters = [
-        handler.formatter
-        for handler in logging.getLogger().handlers
-        if isinstance(handler.formatter, structlog.stdlib.ProcessorFormatter)
-    ]
-    if not isinstance(chain, list) or not chain or not formatters:
-        return False
-    # In place: loggers already in use hold this very list.
-    chain[-1] = _RedactingRenderer(chain[-1])
-    for formatter in formatters:
-        *steps, render = formatter.processors
-        formatter.processors = (*steps, _RedactingRenderer(render))
+    """Redact tokens from every log event this supervised 3.x task process sends its supervisor (a
+    reach-in: :func:`compat.wrap_log_renderers`)."""
+    compat.wrap_log_renderers(_RedactingRenderer)
     return True
 
 

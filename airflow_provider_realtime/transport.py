@@ -24,6 +24,7 @@ import os
 import socket
 import threading
 import time
+import warnings
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -175,6 +176,15 @@ class _DeadlineResponse(http.client.HTTPResponse):
                 )
             skipped += 1
             _skip_header_block(self.fp)
+
+
+if not hasattr(http.client.HTTPResponse, "_read_status"):  # present on Python 3.10 to 3.13, checked
+    warnings.warn(
+        "airflow-provider-realtime: http.client.HTTPResponse has no _read_status on this Python, so "
+        "informational (1xx) answers are no longer skipped and bounded; report it to the provider",
+        RuntimeWarning,
+        stacklevel=1,
+    )
 
 
 class TooManyInformationalAnswersError(http.client.HTTPException):

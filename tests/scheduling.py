@@ -24,6 +24,11 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         return None
     from xdist.scheduler import LoadFileScheduling
 
+    if not hasattr(LoadFileScheduling, "_split_scope"):  # checked on pytest-xdist 3.6 to 3.8
+        raise pytest.UsageError(
+            "pytest-xdist's LoadFileScheduling has no _split_scope any more: tests/scheduling.py must change"
+        )
+
     class OneApiServerScheduling(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
             scope: str = super()._split_scope(nodeid)

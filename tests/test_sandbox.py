@@ -145,17 +145,3 @@ def test_a_settled_check_with_a_grace_period_is_not_asked_before_it(monkeypatch:
     reads, seen = ask_each_second(monkeypatch, [0, 0, 0], seconds=81, after=60)
     assert reads == [60.0, 70.0, 80.0]
     assert seen == [None] * 60 + [0] * 21
-
-
-def test_dag_runs_share_one_execution_api_per_process() -> None:
-    """Airflow 3.0 to 3.2 build an in-process execution API for every task ``DAG.test()`` runs (about 6 s
-    each); the runner shares one, as Airflow 3.3 does. Run on every version: a rename upstream fails here."""
-    from airflow_provider_realtime import compat
-    from airflow_provider_realtime.testing import dag_runner
-
-    if compat.airflow_version() < (3, 0):
-        pytest.skip("Airflow 2 runs tasks without an execution API")
-    from airflow.sdk.execution_time import supervisor
-
-    dag_runner.one_execution_api_per_process()
-    assert supervisor.in_process_api_server() is supervisor.in_process_api_server()

@@ -104,30 +104,11 @@ def _xcoms(dag_id: str, run_id: str) -> list[list[Any]]:
         return [[row.task_id, row.map_index, row.key, row.value] for row in rows]
 
 
-def one_execution_api_per_process() -> None:
-    """Build Airflow 3's in-process execution API once for all the runs, as Airflow 3.3 itself does.
-
-    ``DAG.test()`` runs each task against an in-process execution API. Airflow 3.0 to 3.2 build a new one
-    for every task (``supervisor.in_process_api_server``), and the first request to each one builds its
-    versioned routes (Cadwyn): about 6 s per task on a 2-core machine, most of a run. Airflow 3.3 wraps
-    the same function in ``functools.lru_cache(maxsize=1)``; this does the same on the versions before.
-    A reach-in (no public way to share the API), kept here and run on every 3.x version by the tests;
-    Airflow 2 has no such API, and 3.3+ needs nothing.
-    """
-    import functools
-
-    try:
-        from airflow.sdk.execution_time import supervisor
-    except ImportError:
-        return
-    build = getattr(supervisor, "in_process_api_server", None)
-    if build is not None and not hasattr(build, "cache_info"):
-        supervisor.in_process_api_server = functools.lru_cache(maxsize=1)(build)
-
-
 def main(plan_path: str, results_path: str) -> int:
     with open(plan_path, encoding="utf-8") as plan_file:
         plan = json.load(plan_file)
+    from airflow_provider_realtime.compat import one_execution_api_per_process
+
     one_execution_api_per_process()
     bag = _dag_bag()
     import_errors = {str(path): str(error) for path, error in bag.import_errors.items()}
