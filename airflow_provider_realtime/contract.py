@@ -23,7 +23,6 @@ supports, and the rule above (typo detection, pass-through, one error naming one
 
 from __future__ import annotations
 
-import datetime
 import difflib
 import functools
 import math
@@ -537,41 +536,6 @@ def validate_lifetime(value: Any, path: str) -> int:
     return templated_integer(value, path, low=MIN_LIFETIME_SECONDS, high=MAX_LIFETIME_SECONDS)
 
 
-# --------------------------------------------------------------------------------------------------
-# Answers.
-# --------------------------------------------------------------------------------------------------
-
-
-def extract_client_secret(endpoint: str, body: Any) -> tuple[str | None, Any]:
-    """Return ``(token, expires_at)`` from a 2xx body of ``endpoint``; ``(None, None)`` when absent."""
-    if not isinstance(body, dict):
-        return None, None
-    holder = body.get("client_secret") if endpoint == TRANSCRIPTION_SESSIONS else body
-    if not isinstance(holder, dict):
-        return None, None
-    token = holder.get("value")
-    return (token if isinstance(token, str) and token else None), holder.get("expires_at")
-
-
-def missing_client_secret(endpoint: str, body: Any) -> str:
-    """Name the answer field that should hold the client secret and does not: where to look first."""
-    if endpoint != TRANSCRIPTION_SESSIONS:
-        return "value"
-    holder = body.get("client_secret") if isinstance(body, dict) else None
-    return "client_secret.value" if isinstance(holder, dict) else "client_secret"
-
-
-def iso_utc(timestamp: Any) -> str | None:
-    """Unix seconds -> ISO-8601 UTC (``2026-11-24T10:00:00+00:00``); None for anything else."""
-    if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)) or not math.isfinite(timestamp):
-        return None
-    try:
-        moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        return None
-    return moment.isoformat()
-
-
 def format_to_beta(value: Any) -> str | None:
     """An answer's audio format (current object, or the string some examples show) in beta vocabulary."""
     if isinstance(value, str):
@@ -586,27 +550,3 @@ def format_to_beta(value: Any) -> str | None:
 def as_object(value: Any) -> dict[str, Any]:
     """The value if it is a JSON object, else an empty one (answers are read leniently)."""
     return value if isinstance(value, dict) else {}
-
-
-def redact_client_secret(endpoint: str, body: Any) -> Any:
-    """Return a copy of a raw body with the token's value replaced by ``None`` (for XCom opt-out)."""
-    if not isinstance(body, dict):
-        return body
-    copy = dict(body)
-    if endpoint != TRANSCRIPTION_SESSIONS:
-        if "value" in copy:
-            copy["value"] = None
-    elif isinstance(copy.get("client_secret"), dict):
-        copy["client_secret"] = {**copy["client_secret"], "value": None}
-    return copy
-
-
-def parse_error(body: Any) -> dict[str, str | None]:
-    """Read OpenAI's ``{"error": {message, type, param, code}}``; missing parts are None."""
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        return {"message": None, "type": None, "param": None, "code": None}
-    return {
-        key: (str(error[key]) if error.get(key) is not None else None)
-        for key in ("message", "type", "param", "code")
-    }

@@ -210,7 +210,7 @@ def _quoted(text: str | None, limit: int = 100, secrets: tuple[str, ...] = ()) -
 
 def error_for_status(response: RealtimeResponse) -> RealtimeError:
     """The exception for an error answer (4xx/5xx), quoting OpenAI's error fields, scrubbed."""
-    from airflow_provider_realtime.contract import parse_error
+    from airflow_provider_realtime.response import parse_error
 
     details = parse_error(response.body)
     default = SERVER_ERROR if response.status >= 500 else REJECTED

@@ -3,7 +3,7 @@
 A kind is its endpoint, its ``session.type``, a description of its session settings (in the language of
 :mod:`airflow_provider_realtime.contract`, which also states the validation rule) and where each field of
 its structured result is in an answer. Adding a field or a kind is adding a line; :func:`prepare` and
-:func:`shape_result` do the rest.
+:func:`response.shape_result` do the rest.
 
 Transcription is the one kind with two endpoints and two shapes of settings: the beta shape
 (``input_audio_format``, ``turn_detection``, …) and the current one (``audio.input.format``, …). Each
@@ -43,10 +43,8 @@ from airflow_provider_realtime.contract import (
     Text,
     as_object,
     check_endpoint,
-    extract_client_secret,
     fail,
     format_to_beta,
-    iso_utc,
     json_value,
     mapping,
     problems_of,
@@ -657,34 +655,3 @@ def merged(body: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
         both_objects = isinstance(inner, dict) and isinstance(value, dict)
         result[key] = merged(inner, value) if both_objects else value  # type: ignore[arg-type]
     return result
-
-
-def _get(value: Any, path: tuple[str, ...]) -> Any:
-    for key in path:
-        value = as_object(value).get(key)
-    return value
-
-
-def shape_result(
-    kind: str, endpoint: str, body: Any, *, include_client_secret: bool = True
-) -> dict[str, Any]:
-    """Turn a 2xx answer into the structured result: the keys every kind shares, then the kind's own.
-
-    A field the server did not send is ``None``; nothing is invented.
-    """
-    token, secret_expires_at = extract_client_secret(endpoint, body)
-    # The beta endpoint answers with the session itself; the others hold it in "session".
-    session = as_object(body if endpoint == TRANSCRIPTION_SESSIONS else as_object(body).get("session"))
-    own = {}
-    for key, where in KINDS[kind].result[endpoint].items():
-        value = _get(session, where.path)
-        own[key] = where.convert(value) if where.convert is not None and value is not None else value
-    return {
-        "client_secret": token if include_client_secret else None,
-        "expires_at": iso_utc(secret_expires_at),
-        "session_id": session.get("id"),
-        "session_expires_at": iso_utc(session.get("expires_at")),
-        "session_type": session.get("type"),
-        **own,
-        "endpoint": endpoint,
-    }

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from airflow_provider_realtime import contract, kinds
+from airflow_provider_realtime import contract, kinds, response
 
 pytestmark = pytest.mark.version_independent
 
@@ -19,7 +19,7 @@ def build_request_body(endpoint: str, session: object = None, lifetime: object =
 
 def shape_result(endpoint: str, body: object, **options: bool) -> dict:
     """A transcription answer's structured result."""
-    return kinds.shape_result(kinds.TRANSCRIPTION, endpoint, body, **options)
+    return response.shape_result(kinds.TRANSCRIPTION, endpoint, body, **options)
 
 
 LIFETIME = {"anchor": "created_at", "seconds": 120}
@@ -601,9 +601,9 @@ def test_the_token_can_be_left_out_of_the_result() -> None:
     assert (
         shape_result("client_secrets", CURRENT_ANSWER, include_client_secret=False)["client_secret"] is None
     )
-    assert contract.redact_client_secret("client_secrets", CURRENT_ANSWER)["value"] is None
+    assert response.redact_client_secret("client_secrets", CURRENT_ANSWER)["value"] is None
     assert (
-        contract.redact_client_secret("transcription_sessions", BETA_ANSWER)["client_secret"]["value"] is None
+        response.redact_client_secret("transcription_sessions", BETA_ANSWER)["client_secret"]["value"] is None
     )
     assert CURRENT_ANSWER["value"] == "ek_abc123abc123abc123", "the original is not modified"
 
@@ -624,4 +624,4 @@ def test_the_token_can_be_left_out_of_the_result() -> None:
     ],
 )
 def test_openai_errors_are_read_leniently(body: object, expected: dict) -> None:
-    assert contract.parse_error(body) == expected
+    assert response.parse_error(body) == expected

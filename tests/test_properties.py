@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_realtime import contract, kinds
+from airflow_provider_realtime import contract, kinds, response
 
 pytestmark = pytest.mark.version_independent
 
@@ -21,7 +21,7 @@ def build_request_body(endpoint: str, session: object = None, lifetime: object =
 
 def shape_result(endpoint: str, body: object, **options: bool) -> dict:
     """A transcription answer's structured result."""
-    return kinds.shape_result(kinds.TRANSCRIPTION, endpoint, body, **options)
+    return response.shape_result(kinds.TRANSCRIPTION, endpoint, body, **options)
 
 
 KNOWN_KEYS = sorted(
@@ -133,8 +133,8 @@ def test_shaping_any_answer_never_raises(body: object, endpoint: str) -> None:
         "turn_detection",
         "session_id",
     }
-    contract.parse_error(body)
-    contract.redact_client_secret(endpoint, body)
+    response.parse_error(body)
+    response.redact_client_secret(endpoint, body)
 
 
 def nested(depth: int, key: str = "x") -> dict:

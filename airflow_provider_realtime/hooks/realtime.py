@@ -22,7 +22,12 @@ from airflow_provider_realtime.exceptions import (
     missing_token_error,
     redirect_error,
 )
-from airflow_provider_realtime.response import RealtimeResponse, read_answer
+from airflow_provider_realtime.response import (
+    RealtimeResponse,
+    extract_client_secret,
+    missing_client_secret,
+    read_answer,
+)
 from airflow_provider_realtime.retry import (
     RetryPolicy,
     is_retryable_status,
@@ -332,13 +337,13 @@ class OpenAIRealtimeHook(BaseHook):
             if raise_for_status:
                 raise error_for_status(response)
             return response
-        token, _ = contract.extract_client_secret(endpoint, response.body)
+        token, _ = extract_client_secret(endpoint, response.body)
         if token is not None:
             from airflow_provider_realtime.masking import mask_token
 
             mask_token(token)
         elif require_client_secret:
-            raise missing_token_error(response, contract.missing_client_secret(endpoint, response.body))
+            raise missing_token_error(response, missing_client_secret(endpoint, response.body))
         self.log.debug(
             "%s answered %s (request id %s, %d attempt(s)); client secret masked",
             response.endpoint,

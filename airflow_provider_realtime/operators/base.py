@@ -328,11 +328,12 @@ class BaseClientSecretOperator(BaseOperator):
     def _result(self, response: RealtimeResponse, result_format: str, include_client_secret: bool) -> Any:
         """One answer as XCom holds it: the structured dict, or ``{"status", "body"}``."""
         from airflow_provider_realtime import contract
+        from airflow_provider_realtime.response import redact_client_secret
 
         if result_format == contract.RAW:
             raw_body = response.body
             if not include_client_secret and response.status < 400 and response.request is not None:
-                raw_body = contract.redact_client_secret(response.request.endpoint, raw_body)
+                raw_body = redact_client_secret(response.request.endpoint, raw_body)
             return {"status": response.status, "body": raw_body}
         return response.structured(include_client_secret=include_client_secret)
 
