@@ -64,7 +64,9 @@ PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 # test-distributed (CI runs both). Lint (mostly mypy, about 14 s on one core) runs beside pytest, which
 # leaves part of a core idle.
 test: $(STAMP)
-	@$(MAKE) --no-print-directory -j 2 --output-sync=line lint test-suite  # whole lines: mypy's never lands amid pytest's dots
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory -j 2 --output-sync=line lint test-suite && \
+	echo "=== make test: passed in $$(( $$(date +%s) - start )) s"  # whole lines: mypy's never lands amid pytest's dots
 
 test-suite: $(STAMP)
 	@$(BIN)/python -c 'import sys, airflow; print(f"=== Python {sys.version.split()[0]}, Airflow {airflow.__version__}")'
@@ -76,6 +78,7 @@ test-distributed: $(STAMP)
 	$(BIN)/python -m pytest -m distributed
 
 ## make test-matrix: the Airflow-facing tests on every other supported Airflow version, one after another.
+# MATRIX_WORKERS: pytest workers per version (default PYTEST_WORKERS; CI gives 0, one process each).
 # (Two at a time took longer: 476 s against about 350 s, each pytest already keeps both cores busy.)
 MATRIX_JOBS ?= 1
 test-matrix: $(foreach version,$(MATRIX),.venv-$(version)/.installed-stamp)
@@ -84,7 +87,7 @@ test-matrix: $(foreach version,$(MATRIX),.venv-$(version)/.installed-stamp)
 matrix-%: .venv-%/.installed-stamp
 	@echo "=== Airflow $* on Python $$(.venv-$*/bin/python -c 'import sys; print(sys.version.split()[0])'): pytest $(MATRIX_TESTS)"
 	@start=$$(date +%s); \
-	.venv-$*/bin/python -m pytest $(PYTEST_PARALLEL) --durations=8 $(MATRIX_TESTS) && \
+	.venv-$*/bin/python -m pytest -n $(or $(MATRIX_WORKERS),$(PYTEST_WORKERS)) --dist loadfile --durations=8 $(MATRIX_TESTS) && \
 	echo "=== Airflow $*: passed in $$(( $$(date +%s) - start )) s"
 
 ## make wheel-check: build the sdist and wheel, install the wheel into a fresh environment, run the examples.
