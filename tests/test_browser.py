@@ -120,7 +120,16 @@ def fill_the_react_form(
     ).pop().click()
     button(driver, "Add Connection").click()
     wait_for(driver, lambda d: d.find_elements(By.NAME, "connection_id"), "the form").pop().send_keys(conn_id)
-    kind = driver.find_element(By.CSS_SELECTOR, "input[role=combobox]")
+    # The dialog's connection type box, once it can be typed in (the page behind may hold other boxes).
+    kind = wait_for(
+        driver,
+        lambda d: [
+            box
+            for box in d.find_elements(By.CSS_SELECTOR, "[role=dialog] input[role=combobox]")
+            if box.is_displayed() and box.is_enabled()
+        ],
+        "the connection type box",
+    ).pop()
     kind.click()
     kind.send_keys("OpenAI Realtime")
     wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "[role=option]"), "the connection types")
