@@ -449,6 +449,7 @@ def client_sessions(emulator_pid: int, base_url: str, count: int) -> dict[str, A
     """Open ``count`` client sessions at once on the emulator (a WebSocket each, as the SDK opens them, 32
     opening at a time), all held open together: sessions opened per second, and the emulator's memory."""
     import concurrent.futures
+    import contextlib
 
     import requests
     from websockets.sync.client import connect
@@ -471,21 +472,23 @@ def client_sessions(emulator_pid: int, base_url: str, count: int) -> dict[str, A
         ]
     url = base_url.replace("http://", "ws://") + "/realtime"
 
+    held_open = contextlib.ExitStack()  # every session stays open until all are counted
+
     def open_one(token: str) -> Any:
-        connection = connect(url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=60)
+        opening = connect(url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=60)
+        connection = held_open.enter_context(opening)
         assert json.loads(connection.recv(timeout=60))["type"] == "session.created"
         return connection
 
     before = resident_mib()
     started = time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(32) as pool:
-        connections = list(pool.map(open_one, tokens))
-    seconds = time.perf_counter() - started
-    held = resident_mib()
-    connections[-1].send(json.dumps({"type": "response.create"}))  # the last one opened still answers
-    assert json.loads(connections[-1].recv(timeout=60))["type"] == "response.created"
-    for connection in connections:
-        connection.close()
+    with held_open:
+        with concurrent.futures.ThreadPoolExecutor(32) as pool:
+            connections = list(pool.map(open_one, tokens))
+        seconds = time.perf_counter() - started
+        held = resident_mib()
+        connections[-1].send(json.dumps({"type": "response.create"}))  # the last one opened still answers
+        assert json.loads(connections[-1].recv(timeout=60))["type"] == "response.created"
     return {
         "sessions": count,
         "seconds": seconds,
