@@ -11,16 +11,47 @@ import itertools
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Generic, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Final, Generic, Protocol, TypeVar
 
 from airflow_provider_realtime.exceptions import RealtimeError, RealtimeStoppedError
+from airflow_provider_realtime.retry import RetryPolicy, server_requested_wait
 
 if TYPE_CHECKING:
     from airflow_provider_realtime.kinds import PreparedRequest
 
 Minted = TypeVar("Minted")
 _WAKE = -1  # put in the queue of finished items to wake the collecting thread
+
+
+class Pacing(Protocol):
+    """What paces one request's attempts: the rules a batch shares between its requests, or none."""
+
+    def before_attempt(self, label: str, attempt: int, outcome: str) -> None:
+        """Wait until the request may be sent; raise :class:`RealtimeStoppedError` if it may not."""
+
+    def after_failure(self, headers: Mapping[str, str], wait: float | None, policy: RetryPolicy) -> None:
+        """Learn from an attempt that failed, and the wait before the next one (None: no next one)."""
+
+    def sleep(self, seconds: float) -> bool:
+        """Wait ``seconds`` before the next attempt; False when told to stop meanwhile."""
+
+
+class Alone:
+    """The pacing of a request on its own: nothing shared, a retry's wait slept through."""
+
+    def before_attempt(self, label: str, attempt: int, outcome: str) -> None:
+        return None
+
+    def after_failure(self, headers: Mapping[str, str], wait: float | None, policy: RetryPolicy) -> None:
+        return None
+
+    def sleep(self, seconds: float) -> bool:
+        time.sleep(seconds)
+        return True
+
+
+ALONE: Final = Alone()
 
 
 class BatchGate:
@@ -67,6 +98,31 @@ class BatchGate:
         else:
             self._stopped.wait(seconds)
         return not self.stopped
+
+    def before_attempt(self, label: str, attempt: int, outcome: str) -> None:
+        """Wait out a pause the batch is in; refuse to send once it is stopped."""
+        self.wait()
+        if self.stopped:
+            raise RealtimeStoppedError(
+                f"{outcome.capitalize()}, and not sent again: {self.stop_reason}"
+                if attempt > 1
+                else f"Not sent: {self.stop_reason}",
+                endpoint=label,
+                attempts=attempt - 1,
+            )
+
+    def after_failure(self, headers: Mapping[str, str], wait: float | None, policy: RetryPolicy) -> None:
+        """A wait the server asked one request for holds the whole batch; one too long stops it."""
+        requested = server_requested_wait(headers)
+        if requested is None:
+            return
+        if wait is not None:
+            self.hold(wait)
+        elif requested > policy.retry_after_max:
+            self.stop(
+                f"the server asked for a wait of {requested:g} s, longer than retry_after_max "
+                f"({policy.retry_after_max:g} s)"
+            )
 
     def wait(self) -> float:
         """Wait until no pause holds (or the batch is stopped); return the seconds waited."""

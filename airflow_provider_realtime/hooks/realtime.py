@@ -29,14 +29,12 @@ from airflow_provider_realtime.response import (
     read_answer,
 )
 from airflow_provider_realtime.retry import (
-    RetryPolicy,
     is_retryable_status,
-    server_requested_wait,
     wait_before_retry,
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_realtime.batch import Batch, BatchGate
+    from airflow_provider_realtime.batch import Batch, BatchGate, Pacing
 
 __all__ = ["ConnectionSettings", "OpenAIRealtimeHook", "RealtimeResponse", "Timeout"]
 
@@ -239,7 +237,7 @@ class OpenAIRealtimeHook(BaseHook):
                 request,
                 raise_for_status=raise_for_status,
                 require_client_secret=require_client_secret,
-                gate=gate,
+                pacing=gate,
             )
 
         started = time.monotonic()
@@ -327,11 +325,12 @@ class OpenAIRealtimeHook(BaseHook):
         *,
         raise_for_status: bool,
         require_client_secret: bool,
-        gate: BatchGate | None = None,
+        pacing: Pacing | None = None,
     ) -> RealtimeResponse:
-        """Send a checked request (nothing is checked again here) and read its answer."""
+        """Send a checked request (nothing is checked again here) and read its answer; ``pacing``: the
+        rules of the batch it belongs to (none for a request on its own)."""
         endpoint = request.endpoint
-        response = self._request("POST", contract.ENDPOINT_PATHS[endpoint], request.body, gate=gate)
+        response = self._request("POST", contract.ENDPOINT_PATHS[endpoint], request.body, pacing=pacing)
         response = dataclasses.replace(response, request=request)
         if response.status >= 400:
             if raise_for_status:
@@ -389,16 +388,19 @@ class OpenAIRealtimeHook(BaseHook):
         body: dict[str, Any] | None,
         *,
         retry: bool = True,
-        gate: BatchGate | None = None,
+        pacing: Pacing | None = None,
     ) -> RealtimeResponse:
         """Send one request with retries; return the final answer or raise a transport error.
 
         Retried: no answer (connection failure, timeout before the headers) and retryable statuses.
         Never retried: an answer whose body or headers broke off, stalled or cannot be used (a token may
-        exist), and redirects (credentials go to the base URL only). With a batch's ``gate``, every
-        attempt first waits out a pause a server asked any request of the batch for, and none starts
-        once the batch is stopped.
+        exist), and redirects (credentials go to the base URL only). ``pacing`` is the batch's (see
+        :class:`~airflow_provider_realtime.batch.BatchGate`: a pause a server asked any request of the
+        batch for holds them all, and none starts once the batch is stopped), or none.
         """
+        from airflow_provider_realtime.batch import ALONE
+
+        pacing = ALONE if pacing is None else pacing
         url = self.settings.base_url + path
         label = f"{method} {url}"
         policy = self.settings.retry
@@ -406,8 +408,7 @@ class OpenAIRealtimeHook(BaseHook):
         attempt, outcome = 0, ""
         while True:
             attempt += 1
-            if gate is not None:
-                _wait_at(gate, label, attempt, outcome)
+            pacing.before_attempt(label, attempt, outcome)
             response, failure, retry_headers = self._attempt(method, url, body, attempt)
             if response is not None and (
                 response.status < 400 or not is_retryable_status(response.status, retry_headers)
@@ -415,8 +416,7 @@ class OpenAIRealtimeHook(BaseHook):
                 return response
             outcome = failure.summary if failure else f"status {response.status if response else '?'}"
             wait = wait_before_retry(attempt, retry_headers, policy) if attempt < max_attempts else None
-            if gate is not None:
-                _pass_on_requested_wait(gate, retry_headers, wait, policy)
+            pacing.after_failure(retry_headers, wait, policy)
             if wait is None:
                 if attempt < max_attempts:
                     self.log.warning(
@@ -441,7 +441,7 @@ class OpenAIRealtimeHook(BaseHook):
                 if _may_have_reached_the_server(failure)
                 else "Nothing reached the server, so nothing was minted",
             )
-            (time.sleep if gate is None else gate.sleep)(wait)
+            pacing.sleep(wait)
 
     def _attempt(
         self, method: str, url: str, body: dict[str, Any] | None, attempt: int
@@ -496,35 +496,6 @@ def _may_have_reached_the_server(failure: RealtimeError | None) -> bool:
     if not isinstance(failure, RealtimeConnectionError):
         return True
     return not any(name in failure.summary for name in _NOT_SENT)
-
-
-def _wait_at(gate: BatchGate, label: str, attempt: int, outcome: str) -> None:
-    """Wait out a pause the batch is in; refuse to send once it is stopped."""
-    gate.wait()
-    if gate.stopped:
-        raise RealtimeStoppedError(
-            f"{outcome.capitalize()}, and not sent again: {gate.stop_reason}"
-            if attempt > 1
-            else f"Not sent: {gate.stop_reason}",
-            endpoint=label,
-            attempts=attempt - 1,
-        )
-
-
-def _pass_on_requested_wait(
-    gate: BatchGate, headers: Mapping[str, str], wait: float | None, policy: RetryPolicy
-) -> None:
-    """A wait the server asked one request for holds the whole batch; one too long stops it."""
-    requested = server_requested_wait(headers)
-    if requested is None:
-        return
-    if wait is not None:
-        gate.hold(wait)
-    elif requested > policy.retry_after_max:
-        gate.stop(
-            f"the server asked for a wait of {requested:g} s, longer than retry_after_max "
-            f"({policy.retry_after_max:g} s)"
-        )
 
 
 def _kind_of(endpoint: str, body: dict[str, Any]) -> str:
