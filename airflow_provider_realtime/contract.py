@@ -42,9 +42,6 @@ ENDPOINT_PATHS: Final = {
     TRANSLATION_CLIENT_SECRETS: "/realtime/translations/client_secrets",
 }
 
-STRUCTURED: Final = "structured"
-RAW: Final = "raw"
-RESULT_FORMATS: Final = (STRUCTURED, RAW)
 
 MIN_LIFETIME_SECONDS: Final = 10
 MAX_LIFETIME_SECONDS: Final = 7200
@@ -517,11 +514,6 @@ def check_flag(value: Any, name: str) -> bool:
 def check_endpoint(endpoint: Any) -> str:
     """Return ``endpoint`` if it is one a transcription session can be minted at, else raise ValueError."""
     return Text(ENDPOINTS).check(endpoint, "endpoint")
-
-
-def check_result_format(result_format: Any) -> str:
-    """Return ``result_format`` if it is ``structured`` or ``raw``, else raise ValueError."""
-    return Text(RESULT_FORMATS).check(result_format, "result_format")
 
 
 def templated_integer(value: Any, path: str, *, low: int, high: int) -> int:

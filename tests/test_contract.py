@@ -8,6 +8,7 @@ import re
 import pytest
 
 from airflow_provider_realtime import contract, kinds, response
+from airflow_provider_realtime.operators.base import check_result_format
 
 pytestmark = pytest.mark.version_independent
 
@@ -533,7 +534,7 @@ def test_unknown_endpoint_is_rejected(endpoint: object) -> None:
 @pytest.mark.parametrize("result_format", ["table", "", None, "RAW"])
 def test_unknown_result_format_is_rejected(result_format: object) -> None:
     with pytest.raises(ValueError, match="result_format must be one of structured, raw"):
-        contract.check_result_format(result_format)
+        check_result_format(result_format)
 
 
 CURRENT_ANSWER = {

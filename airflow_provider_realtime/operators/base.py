@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from airflow_provider_realtime.compat import BaseOperator
 
@@ -35,7 +35,17 @@ CONFIG_KEYS = (
     "extra_body",
 )
 MAX_TOKENS_PER_TASK = 10_000  # a task's result is one XCom value: a few MB at most
+STRUCTURED: Final = "structured"
+RAW: Final = "raw"
+RESULT_FORMATS: Final = (STRUCTURED, RAW)
 _TEMPLATE_MARKS = ("{{", "{%")
+
+
+def check_result_format(result_format: Any) -> str:
+    """Return ``result_format`` if it is ``structured`` or ``raw``, else raise ValueError."""
+    from airflow_provider_realtime.contract import Text
+
+    return Text(RESULT_FORMATS).check(result_format, "result_format")
 
 
 def _literal(value: Any) -> bool:
@@ -154,7 +164,7 @@ class BaseClientSecretOperator(BaseOperator):
 
         sessions = self.session if isinstance(self.session, (list, tuple)) else [self.session]
         checks: list[Callable[[], Any]] = [
-            lambda: contract.check_result_format(self.result_format),
+            lambda: check_result_format(self.result_format),
             lambda: contract.check_flag(self.include_client_secret, "include_client_secret"),
             lambda: contract.check_flag(self.raise_for_status, "raise_for_status"),
             lambda: contract.check_flag(self.allow_partial, "allow_partial"),
@@ -242,10 +252,10 @@ class BaseClientSecretOperator(BaseOperator):
     def execute(self, context: Context) -> Any:
         from airflow_provider_realtime import contract
 
-        result_format = contract.check_result_format(self.result_format)
+        result_format = check_result_format(self.result_format)
         include_client_secret = contract.check_flag(self.include_client_secret, "include_client_secret")
         contract.check_flag(self.raise_for_status, "raise_for_status")
-        if result_format == contract.STRUCTURED and not self.raise_for_status:
+        if result_format == STRUCTURED and not self.raise_for_status:
             raise ValueError("raise_for_status=False needs result_format='raw': an error has no structure")
         arguments = self._arguments()
         batch = self._batch(arguments)
@@ -266,7 +276,7 @@ class BaseClientSecretOperator(BaseOperator):
             endpoint=arguments["endpoint"],
             expires_after_seconds=arguments["expires_after_seconds"],
             raise_for_status=self.raise_for_status,
-            require_client_secret=result_format == contract.STRUCTURED,
+            require_client_secret=result_format == STRUCTURED,
             extra_body=arguments["extra_body"],
         )
         self.log.info(
@@ -327,10 +337,9 @@ class BaseClientSecretOperator(BaseOperator):
 
     def _result(self, response: RealtimeResponse, result_format: str, include_client_secret: bool) -> Any:
         """One answer as XCom holds it: the structured dict, or ``{"status", "body"}``."""
-        from airflow_provider_realtime import contract
         from airflow_provider_realtime.response import redact_client_secret
 
-        if result_format == contract.RAW:
+        if result_format == RAW:
             raw_body = response.body
             if not include_client_secret and response.status < 400 and response.request is not None:
                 raw_body = redact_client_secret(response.request.endpoint, raw_body)
@@ -351,7 +360,6 @@ class BaseClientSecretOperator(BaseOperator):
         Each answer is kept as it arrives, so a task stopped mid-batch (execution_timeout, SIGTERM) still
         pushes the tokens it minted before the stop goes on.
         """
-        from airflow_provider_realtime import contract
         from airflow_provider_realtime.hooks.realtime import DEFAULT_CONCURRENCY
 
         answers: list[RealtimeResponse | RealtimeError | None] = [None] * len(sessions)
@@ -367,7 +375,7 @@ class BaseClientSecretOperator(BaseOperator):
                 endpoint=arguments["endpoint"],
                 expires_after_seconds=arguments["expires_after_seconds"],
                 raise_for_status=self.raise_for_status,
-                require_client_secret=result_format == contract.STRUCTURED,
+                require_client_secret=result_format == STRUCTURED,
                 on_result=keep,
                 extra_body=arguments["extra_body"],
             )
@@ -394,7 +402,6 @@ class BaseClientSecretOperator(BaseOperator):
         Structured results keep only each token's own keys; what every item shares is pushed once, as
         XCom ``shared`` (so a fleet's XCom grows with its tokens, not with tokens x settings).
         """
-        from airflow_provider_realtime import contract
         from airflow_provider_realtime.exceptions import RealtimeBatchError, RealtimeError
         from airflow_provider_realtime.response import RealtimeResponse
 
@@ -409,7 +416,7 @@ class BaseClientSecretOperator(BaseOperator):
                 else self._result(answer, result_format, include_client_secret)
             )
         shared: dict[str, Any] = {}
-        if result_format == contract.STRUCTURED:
+        if result_format == STRUCTURED:
             shared, results = split_shared(results)
         answered = next((answer.request for answer in answers if isinstance(answer, RealtimeResponse)), None)
         self._push_config(context, hook, arguments, answered)
