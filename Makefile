@@ -11,9 +11,9 @@ PYTHON ?= $(call pyenv_python,$(call version_field,$(PRIMARY),2))
 PYTHON_WHEEL := $(call pyenv_python,3.13)
 # Every Airflow process must find its modules' bytecode written (PYTHONDONTWRITEBYTECODE, set on some
 # machines, made each one compile Airflow again). The primary environment is compiled whole at install:
-# make test's two workers and first Airflow processes would otherwise compile the same modules at once
-# (make test from a fresh clone: 176 s against 191 s). The other environments, each run by one process in
-# CI, write each module's bytecode the first time it is imported (cheaper: the tests import about half).
+# make test's two workers and first Airflow processes would otherwise compile the same modules at once.
+# The other environments, each run by one process in CI, write each module's bytecode the first time it
+# is imported (cheaper: the tests import about half).
 unexport PYTHONDONTWRITEBYTECODE
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -61,8 +61,8 @@ PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
 ## make test: lint, type-check and the test suite on Airflow 3.3 (all but the distributed deployment).
 # Unit, emulator, faults, soak, real Airflow runs, the browser; the distributed deployment is make
-# test-distributed (CI runs both). Lint (mostly mypy, about 14 s on one core) runs beside pytest, which
-# leaves part of a core idle.
+# test-distributed (CI runs both). Lint (mostly mypy) runs beside pytest, which leaves part of a core
+# idle while Airflow processes start.
 test: $(STAMP)
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory -j 2 --output-sync=line lint test-suite && \
@@ -79,7 +79,7 @@ test-distributed: $(STAMP)
 
 ## make test-matrix: the Airflow-facing tests on every other supported Airflow version, one after another.
 # MATRIX_WORKERS: pytest workers per version (default PYTEST_WORKERS; CI gives 0, one process each).
-# (Two at a time took longer: 476 s against about 350 s, each pytest already keeps both cores busy.)
+# One version at a time: each pytest already keeps both cores busy.
 MATRIX_JOBS ?= 1
 test-matrix: $(foreach version,$(MATRIX),.venv-$(version)/.installed-stamp)
 	@$(MAKE) --no-print-directory -j $(MATRIX_JOBS) --output-sync=target $(foreach version,$(MATRIX),matrix-$(version))
