@@ -216,20 +216,19 @@ _JSON_TYPES: Final = {
 }
 
 
+_VALUE_TYPES: Final = (  # bool before int: True is an int to Python, a boolean to JSON
+    (type(None), "null"),
+    (bool, "a boolean"),
+    (int, "an integer"),
+    (float, "a decimal"),
+    (str, "a string"),
+    (list, "an array"),
+)
+
+
 def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
+    """How OpenAI's messages name a value's JSON type."""
+    return next((name for kind, name in _VALUE_TYPES if isinstance(value, kind)), "an object")
 
 
 def _violation(error: Any, allowed: list[Any]) -> SpecViolation:
