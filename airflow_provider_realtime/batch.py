@@ -7,6 +7,7 @@ may be interrupted); a stop, from it or from ``on_kill``, goes through the share
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import queue
 import threading
@@ -52,6 +53,14 @@ class Alone:
 
 
 ALONE: Final = Alone()
+# The pacing of the request this thread is sending: the batch's gate while a batch's worker sends one
+# of its items, else a request alone. Set by the batch around each item: the request needs no parameter.
+_PACING: Final[contextvars.ContextVar[Pacing]] = contextvars.ContextVar("realtime_pacing", default=ALONE)
+
+
+def current_pacing() -> Pacing:
+    """The pacing of the request this thread is sending (see :class:`Batch`)."""
+    return _PACING.get()
 
 
 class BatchGate:
@@ -147,7 +156,7 @@ class Batch(Generic[Minted]):
     def __init__(
         self,
         requests: Sequence[PreparedRequest],
-        mint: Callable[[PreparedRequest, BatchGate], Minted],
+        mint: Callable[[PreparedRequest], Minted],
         unusable: Callable[[PreparedRequest, Exception], RealtimeError],
     ) -> None:
         self.requests = requests
@@ -185,12 +194,16 @@ class Batch(Generic[Minted]):
             self._finished.put(index)
 
     def _mint(self, request: PreparedRequest) -> RealtimeError | Minted:
+        """Mint one item as a request on its own would be, paced by this batch's gate."""
+        paced = _PACING.set(self.gate)
         try:
-            return self._mint_one(request, self.gate)
+            return self._mint_one(request)
         except RealtimeError as error:
             return error
         except Exception as error:  # whatever one answer does, it ends as this item's error
             return self._unusable(request, error)
+        finally:
+            _PACING.reset(paced)
 
     def collect(
         self,

@@ -34,7 +34,7 @@ from airflow_provider_realtime.retry import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_realtime.batch import Batch, BatchGate, Pacing
+    from airflow_provider_realtime.batch import Batch
 
 __all__ = ["ConnectionSettings", "OpenAIRealtimeHook", "RealtimeResponse", "Timeout"]
 
@@ -232,12 +232,9 @@ class OpenAIRealtimeHook(BaseHook):
             return []
         self.settings  # noqa: B018 - read and check the connection once, before any thread starts
 
-        def mint(request: kinds.PreparedRequest, gate: BatchGate) -> RealtimeResponse:
+        def mint(request: kinds.PreparedRequest) -> RealtimeResponse:
             return self._send(
-                request,
-                raise_for_status=raise_for_status,
-                require_client_secret=require_client_secret,
-                pacing=gate,
+                request, raise_for_status=raise_for_status, require_client_secret=require_client_secret
             )
 
         started = time.monotonic()
@@ -325,12 +322,10 @@ class OpenAIRealtimeHook(BaseHook):
         *,
         raise_for_status: bool,
         require_client_secret: bool,
-        pacing: Pacing | None = None,
     ) -> RealtimeResponse:
-        """Send a checked request (nothing is checked again here) and read its answer; ``pacing``: the
-        rules of the batch it belongs to (none for a request on its own)."""
+        """Send a checked request (nothing is checked again here) and read its answer."""
         endpoint = request.endpoint
-        response = self._request("POST", contract.ENDPOINT_PATHS[endpoint], request.body, pacing=pacing)
+        response = self._request("POST", contract.ENDPOINT_PATHS[endpoint], request.body)
         response = dataclasses.replace(response, request=request)
         if response.status >= 400:
             if raise_for_status:
@@ -388,19 +383,18 @@ class OpenAIRealtimeHook(BaseHook):
         body: dict[str, Any] | None,
         *,
         retry: bool = True,
-        pacing: Pacing | None = None,
     ) -> RealtimeResponse:
         """Send one request with retries; return the final answer or raise a transport error.
 
         Retried: no answer (connection failure, timeout before the headers) and retryable statuses.
         Never retried: an answer whose body or headers broke off, stalled or cannot be used (a token may
-        exist), and redirects (credentials go to the base URL only). ``pacing`` is the batch's (see
-        :class:`~airflow_provider_realtime.batch.BatchGate`: a pause a server asked any request of the
-        batch for holds them all, and none starts once the batch is stopped), or none.
+        exist), and redirects (credentials go to the base URL only). Paced by the batch it is an item of,
+        if any (:func:`~airflow_provider_realtime.batch.current_pacing`: a pause a server asked any
+        request of the batch for holds them all, and none starts once the batch is stopped).
         """
-        from airflow_provider_realtime.batch import ALONE
+        from airflow_provider_realtime.batch import current_pacing
 
-        pacing = ALONE if pacing is None else pacing
+        pacing = current_pacing()
         url = self.settings.base_url + path
         label = f"{method} {url}"
         policy = self.settings.retry
