@@ -180,3 +180,30 @@ def test_a_browsers_preflight_is_answered_for_any_origin(emulator: RealtimeEmula
     assert {"authorization", "content-type"} <= {
         name.strip().lower() for name in preflight.headers["Access-Control-Allow-Headers"].split(",")
     }
+
+
+def test_an_offer_in_a_multipart_form_is_answered_as_the_sdk_sends_it(
+    mint: Callable[..., Any], emulator: RealtimeEmulator
+) -> None:
+    """The SDK posts a multipart form (an ``sdp`` part, and a ``session`` part the token makes moot)."""
+    minted = mint("realtime")
+
+    async def scenario() -> requests.Response:
+        call = Call()
+        offer = await call.offer()
+        answer = await asyncio.to_thread(
+            requests.post,
+            f"{emulator.base_url}/realtime/calls",
+            files={
+                "sdp": (None, offer, "application/sdp"),
+                "session": (None, json.dumps({"type": "realtime"}), "application/json"),
+            },
+            headers={"Authorization": f"Bearer {minted.body['value']}"},
+            timeout=30,
+        )
+        await call.connection.close()
+        return answer
+
+    answer = asyncio.run(scenario())
+    assert answer.status_code == 201, answer.text
+    assert answer.text.startswith("v=0") and "a=fingerprint" in answer.text

@@ -45,8 +45,12 @@ def offer_of(content_type: str, body: bytes) -> str:
         message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
         for part in message.iter_parts():
             if part.get_param("name", header="content-disposition") == "sdp":
-                return str(part.get_content())
-        raise BadOffer("Missing required parameter: 'sdp'.")
+                payload = part.get_payload(decode=True)  # the part's bytes, whatever its content type
+                offer = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+                if offer.startswith("v=0"):
+                    return offer
+                break
+        raise BadOffer("Missing required parameter: 'sdp' (an SDP offer).")
     offer = body.decode("utf-8", "replace")
     if not offer.startswith("v=0"):
         raise BadOffer("The request body must be an SDP offer (Content-Type: application/sdp).")
