@@ -106,15 +106,25 @@ def test_a_browser_opens_a_realtime_session_with_a_minted_token(
 ) -> None:
     with RealtimeEmulator() as emulator, app_page() as page:
         monkeypatch.setenv("AIRFLOW_CONN_BROWSER_SESSIONS", emulator.connection_json())
-        token = OpenAIRealtimeHook(conn_id="browser_sessions").create("realtime").body["value"]
+        hook = OpenAIRealtimeHook(conn_id="browser_sessions")
+        token = hook.create("realtime").body["value"]
+        translation = hook.create("translation", {"model": "gpt-realtime-translate"}).body["value"]
         opened = open_in_the_browser(browser, page, emulator, token)
         emulator.expire(token)
-        refused = open_in_the_browser(browser, page, emulator, token)
+        refused = {
+            case: open_in_the_browser(browser, page, emulator, refused_token)
+            for case, refused_token in (
+                ("expired", token),
+                ("unknown", "ek_" + "7" * 32),
+                ("of another kind", translation),  # a translation token on /v1/realtime
+            )
+        }
     assert opened == {
         "seen": ["session.created", "response.created", "response.done"],
         "protocol": "realtime",
     }
-    assert refused == {"seen": [], "refused": True}, "an expired token opens nothing"
+    nothing = {"seen": [], "refused": True}
+    assert refused == {"expired": nothing, "unknown": nothing, "of another kind": nothing}
 
 
 def test_a_browser_opens_a_transcription_call_over_webrtc_with_its_microphone(
