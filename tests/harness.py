@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import secrets
 import subprocess
 import sys
@@ -26,7 +27,6 @@ from airflow_provider_realtime.testing.sandbox import (
     CommandResult,
     DagRunOutcome,
     _end_group,
-    _iso_datetime,
     _outcome,
     free_port,
 )
@@ -63,6 +63,13 @@ def _runs_path(dag_id: str) -> str:
     from urllib.parse import quote
 
     return f"/api/v2/dags/{quote(dag_id)}/dagRuns"
+
+
+def _iso_datetime(text: str) -> datetime:
+    """A date and time of the REST API (``2026-12-02T10:52:01.287229Z``). Python 3.10's fromisoformat takes
+    neither "Z" nor a fraction of other than 6 (or 3) digits."""
+    text = re.sub(r"\.(\d+)", lambda m: "." + m.group(1)[:6].ljust(6, "0"), text)
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 class Sandbox(AirflowSandbox):

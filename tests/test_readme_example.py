@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_testing_kit import run_users_suite
 
 from airflow_provider_realtime import compat
 
@@ -37,17 +38,7 @@ def test_the_readme_testing_example_passes_as_written(tmp_path: Path) -> None:
         files["dags/my_tokens.py"] = files["dags/my_tokens.py"].replace(
             "from airflow.sdk import dag", "from airflow.decorators import dag"
         )
-    for name, text in files.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
-    (tmp_path / "pytest.ini").write_text("[pytest]\n")
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    run = run_users_suite(tmp_path, files)
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
     assert "1 passed" in run.stdout
 

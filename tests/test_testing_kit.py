@@ -13,6 +13,23 @@ import pytest
 
 pytestmark = [pytest.mark.airflow_process, pytest.mark.version_independent]
 
+
+def run_users_suite(folder: Path, files: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Lay ``files`` out in ``folder`` as a user's project (with a pytest.ini of its own) and run pytest
+    there, in a process of its own, as the user would."""
+    for name, text in {**files, "pytest.ini": "[pytest]\n"}.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(folder)],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
 BROKEN_DAG = textwrap.dedent(
     """
     from airflow_provider_realtime.operators.transcription_session import CreateTranscriptionSessionOperator
@@ -107,22 +124,13 @@ USER_TESTS = textwrap.dedent(
 def test_a_users_suite_sees_dag_errors_shares_a_start_and_opens_sessions_with_minted_tokens(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "dags").mkdir()
-    (tmp_path / "dags" / "broken_tokens.py").write_text(BROKEN_DAG)
-    (tmp_path / "dags" / "tokens.py").write_text(TOKEN_DAGS)
-    (tmp_path / "conftest.py").write_text(
-        'pytest_plugins = ["airflow_provider_realtime.testing.pytest_plugin"]\n'
-    )
-    (tmp_path / "test_user.py").write_text(USER_TESTS)
-    (tmp_path / "pytest.ini").write_text("[pytest]\n")
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    files = {
+        "dags/broken_tokens.py": BROKEN_DAG,
+        "dags/tokens.py": TOKEN_DAGS,
+        "conftest.py": 'pytest_plugins = ["airflow_provider_realtime.testing.pytest_plugin"]\n',
+        "test_user.py": USER_TESTS,
+    }
+    run = run_users_suite(tmp_path, files)
     output = run.stdout + run.stderr
     assert "2 failed, 3 passed" in run.stdout, output[-4000:]
     assert "realtime_dag_test('broken_tokens') could not run the DAG" in output

@@ -300,13 +300,6 @@ class AirflowSandbox:
         return _outcome(record, output="") if record else None
 
 
-def _iso_datetime(text: str) -> datetime:
-    """A date and time of the REST API (``2026-12-02T10:52:01.287229Z``). Python 3.10's fromisoformat takes
-    neither "Z" nor a fraction of other than 6 (or 3) digits."""
-    text = re.sub(r"\.(\d+)", lambda m: "." + m.group(1)[:6].ljust(6, "0"), text)
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def _outcome(record: dict[str, Any], output: str) -> DagRunOutcome:
     """A :class:`DagRunOutcome` from what ``dag_runner`` wrote of a run."""
     start = record.get("start_date")
